@@ -1,0 +1,33 @@
+"""What every flow module shares: reading params for a stage and collecting task results."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator
+
+from prefect.futures import PrefectFuture, as_completed
+
+from aiprod.config import AiprodConfig, ConfigError, load_config
+
+
+def as_completed_results(futures: list[PrefectFuture]) -> Iterator[object]:
+    """Task results in completion order, for a progress bar that moves as work finishes."""
+    for future in as_completed(futures):
+        yield future.result()
+
+
+def run_stage(name: str, run: Callable[[AiprodConfig], object], argv: list[str] | None) -> int:
+    """Parse `--params`, validate the whole config, run the stage; a bad config exits 2."""
+    parser = argparse.ArgumentParser(prog=f"aiprod {name}", description=f"Run the {name} stage.")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.params)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    run(config)
+    return 0

@@ -1,0 +1,35 @@
+"""The `aiprod` command: one subcommand per DAG stage, each running that stage's Prefect flow."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# stage name -> flow module; `python -m flows.<stage>` runs the same thing.
+STAGES = {
+    "synth": "render the shapes-world demo corpus",
+    "ingest": "probe, check, cut and normalise sources into clips",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch `aiprod <stage> [--params FILE]` to `flows.<stage>.main`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(
+        prog="aiprod", description="AIPROD: raw footage to a text-to-video model, one DVC DAG."
+    )
+    sub = parser.add_subparsers(dest="stage", metavar="STAGE")
+    for name, help_text in STAGES.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0 if argv else 2
+    if argv[0] not in STAGES:
+        parser.error(f"unknown stage {argv[0]!r}; choose from {', '.join(STAGES)}")
+    module = importlib.import_module(f"flows.{argv[0]}")
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

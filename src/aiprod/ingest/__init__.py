@@ -1,0 +1,1 @@
+"""Ingest: sources in, normalised fixed-length clips with lineage out."""

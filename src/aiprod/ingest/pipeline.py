@@ -1,0 +1,229 @@
+"""Ingest one source file: hash, probe, decode once, detect cuts, write clips, or quarantine.
+
+The result of each source is also written next to the clips (`_sources/<sha>.json`), keyed
+by the source hash and the settings, so a re-run (or a run resumed after a kill) skips the
+sources already done and yields the same manifest as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiprod.config import IngestConfig
+import cv2
+import numpy as np
+
+from aiprod.fsutil import atomic_write, sha256_file, sha256_stream, write_json
+from aiprod.ingest.clips import Clip, ClipAssembler, FrameGeometry
+from aiprod.ingest.scenes import CutDetector
+from aiprod.ingest.sources import Source
+from aiprod.video.decode import DecodeStats, ProbeInfo, VideoError, decode_frames, open_container, probe
+from aiprod.video.ffmpeg import write_h264
+
+log = logging.getLogger(__name__)
+
+MARKERS = "_sources"
+PIPELINE_VERSION = 1  # bump when clip bytes would change for the same settings
+
+
+@dataclass
+class SourceResult:
+    """Rows for the manifest, or the reason the source went to quarantine."""
+
+    url: str
+    sha256: str | None
+    rows: list[dict] = field(default_factory=list)
+    reason: str | None = None
+    source_frames: int = 0
+    resumed: bool = False
+
+
+def settings_fingerprint(cfg: IngestConfig) -> str:
+    """The settings that decide clip bytes; a change re-makes every clip."""
+    keys = cfg.model_dump(include={"clip_seconds", "target", "scenes", "encode"})
+    text = json.dumps([PIPELINE_VERSION, keys], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def source_sha256(source: Source) -> str:
+    if source.is_local:
+        return sha256_file(source.path)
+    with source.open() as handle:
+        return sha256_stream(handle)
+
+
+def marker_path(clips_dir: Path, sha256: str) -> Path:
+    return clips_dir / MARKERS / f"{sha256[:32]}.json"
+
+
+def load_marker(clips_dir: Path, sha256: str, fingerprint: str) -> SourceResult | None:
+    """A finished result for this source and settings whose clips are all still on disk."""
+    path = marker_path(clips_dir, sha256)
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("settings") != fingerprint:
+        return None
+    rows = data["rows"]
+    if not all((clips_dir / Path(row["path"]).name).exists() for row in rows):
+        return None
+    result = SourceResult(data["url"], sha256, rows, data["reason"], data["source_frames"])
+    result.resumed = True
+    return result
+
+
+def ingest_source(source: Source, cfg: IngestConfig, clips_dir: Path) -> SourceResult:
+    """Everything ingest does to one file; never raises for a bad file, quarantines it."""
+    try:
+        sha256 = source_sha256(source)
+    except OSError as error:
+        return SourceResult(source.url, None, reason=f"unreadable: {error}")
+    fingerprint = settings_fingerprint(cfg)
+    done = load_marker(clips_dir, sha256, fingerprint)
+    if done is not None:
+        done.url = source.url
+        return done
+    result = SourceResult(source.url, sha256)
+    written: list[Path] = []
+    try:
+        _decode_into_clips(source, sha256, cfg, clips_dir, result, written)
+    except VideoError as error:
+        result.reason = str(error)
+    if result.reason is not None:
+        for path in written:  # a quarantined file leaves no clips behind
+            path.unlink(missing_ok=True)
+        result.rows = []
+    write_json(marker_path(clips_dir, sha256), {
+        "url": source.url, "settings": fingerprint, "rows": result.rows,
+        "reason": result.reason, "source_frames": result.source_frames,
+    })
+    return result
+
+
+def _decode_into_clips(
+    source: Source,
+    sha256: str,
+    cfg: IngestConfig,
+    clips_dir: Path,
+    result: SourceResult,
+    written: list[Path],
+) -> None:
+    handle = None if source.is_local else source.open()
+    container = open_container(source.path if source.is_local else handle)
+    try:
+        info = probe(container)
+        detector = CutDetector(cfg.scenes, info.fps)
+        stats = DecodeStats()
+        assembler: ClipAssembler | None = None
+        geometry_holder: list[FrameGeometry] = []
+
+        def plan(width: int, height: int) -> tuple[int, int]:
+            target = (cfg.target.width, cfg.target.height)
+            geometry_holder.append(FrameGeometry.plan((width, height), target, cfg.scenes.analysis_width))
+            return geometry_holder[0].work
+
+        for index, time, image in decode_frames(container, stats, scale=plan):
+            if assembler is None:
+                assembler = ClipAssembler(
+                    cfg.target.fps, cfg.clip_seconds.min, cfg.clip_seconds.max,
+                    cfg.scenes.trim_frames, detector.delay, geometry_holder[0],
+                )
+            assembler.add_cuts(detector.feed(index, _analysis_view(image, cfg.scenes.analysis_width)))
+            for clip in assembler.feed(index, time, image):
+                _write_clip(clip, source, sha256, info, stats, cfg, clips_dir, result, written)
+        result.source_frames = stats.frames
+        if assembler is None:
+            raise VideoError("no decodable video frames")
+        assembler.add_cuts(detector.finish())
+        for clip in assembler.finish():
+            _write_clip(clip, source, sha256, info, stats, cfg, clips_dir, result, written)
+        _check_complete(info, stats, cfg, result)
+        for row in result.rows:  # known only at the end of the decode
+            row["source_vfr"] = stats.variable_frame_rate
+            row["source_fps"] = round(stats.fps, 4)
+    finally:
+        container.close()
+        if handle is not None:
+            handle.close()
+
+
+def _copy_from(source: Source, name: str, target: Path) -> None:
+    with source.fs.open(name, "rb") as src, target.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+
+
+def _analysis_view(image: np.ndarray, width: int) -> np.ndarray:
+    """Detection runs on at most `width` pixels across; work frames may be larger."""
+    if image.shape[1] <= width:
+        return image
+    height = max(2, round(image.shape[0] * width / image.shape[1]))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _check_complete(info: ProbeInfo, stats: DecodeStats, cfg: IngestConfig, result: SourceResult) -> None:
+    if stats.fps < cfg.min_source_fps:
+        raise VideoError(
+            f"frame rate too low: {stats.fps:.2f} fps < ingest.min_source_fps = {cfg.min_source_fps}"
+        )
+    declared = info.duration or 0.0
+    if declared > 0 and stats.duration < cfg.min_decoded_share * declared:
+        raise VideoError(
+            f"truncated: decoded {stats.duration:.2f} s of the declared {declared:.2f} s "
+            f"(ingest.min_decoded_share = {cfg.min_decoded_share})"
+        )
+    if not result.rows:
+        raise VideoError(
+            f"too short: {stats.duration:.2f} s decoded, no scene reaches "
+            f"ingest.clip_seconds.min = {cfg.clip_seconds.min} s"
+        )
+
+
+def _write_clip(
+    clip: Clip,
+    source: Source,
+    sha256: str,
+    info: ProbeInfo,
+    stats: DecodeStats,
+    cfg: IngestConfig,
+    clips_dir: Path,
+    result: SourceResult,
+    written: list[Path],
+) -> None:
+    clip_id = clip.clip_id(sha256)
+    path = clips_dir / f"{clip_id}.mp4"
+    write_h264(path, clip.frames, cfg.target.fps, crf=cfg.encode.crf, preset=cfg.encode.preset)
+    written.append(path)
+    sidecars = []
+    for ext, sidecar in sorted(source.sidecars().items()):
+        copy = clips_dir / f"{clip_id}.{ext}"
+        atomic_write(copy, lambda tmp, name=sidecar: _copy_from(source, name, tmp))
+        written.append(copy)
+        sidecars.append(ext)
+    result.rows.append({
+        "clip_id": clip_id,
+        "path": path.as_posix(),
+        "source": source.url,
+        "source_sha256": sha256,
+        "clip_index": clip.index,
+        "start_time": round(clip.start_time, 4),
+        "end_time": round(clip.end_time, 4),
+        "start_frame": clip.start_frame,
+        "end_frame": clip.end_frame,
+        "duration": round(clip.end_time - clip.start_time, 4),
+        "fps": cfg.target.fps,
+        "width": cfg.target.width,
+        "height": cfg.target.height,
+        "frames": len(clip.frames),
+        "sidecars": ",".join(sidecars),
+        "source_container": info.container,
+        "source_codec": info.codec,
+        "source_width": info.width,
+        "source_height": info.height,
+        "source_rotation": stats.rotation,
+        "source_has_audio": info.has_audio,
+    })

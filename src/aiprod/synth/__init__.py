@@ -1,0 +1,1 @@
+"""The shapes world: a procedurally rendered demo corpus with ground truth."""

@@ -1,0 +1,1 @@
+"""Video input and output: probing and decoding with PyAV, encoding with ffmpeg."""

@@ -1,0 +1,147 @@
+"""Probe and stream-decode video with PyAV, one small frame at a time (flat memory)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+import av
+import numpy as np
+
+# FAST_BILINEAR: swscale's cheapest filter that still averages when shrinking; measured on
+# 1080p H.264 here it keeps decode+scale at ~0.65x of a bare decode (AREA: ~0.6x).
+SCALE_INTERPOLATION = "FAST_BILINEAR"
+VFR_TOLERANCE = 0.1  # a frame interval more than 10% off the median one counts as irregular
+VFR_SHARE = 0.01  # ... and more than 1% irregular intervals make a variable-frame-rate file
+
+
+class VideoError(ValueError):
+    """A file that cannot be used as video; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class ProbeInfo:
+    """What the container declares about its first video stream."""
+
+    container: str
+    codec: str
+    width: int
+    height: int
+    duration: float | None
+    fps: float
+    declared_frames: int
+    has_audio: bool
+
+
+@dataclass
+class DecodeStats:
+    """What a full decode found: the truth behind the container's declarations."""
+
+    frames: int = 0
+    first_time: float | None = None
+    last_time: float | None = None
+    rotation: int = 0
+    intervals: list[float] = field(default_factory=list)
+
+    @property
+    def median_interval(self) -> float:
+        return statistics.median(self.intervals) if self.intervals else 0.0
+
+    @property
+    def duration(self) -> float:
+        """Seconds covered by the decoded frames, the last frame's display time included."""
+        if self.first_time is None or self.last_time is None:
+            return 0.0
+        return self.last_time - self.first_time + self.median_interval
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.duration if self.duration > 0 else 0.0
+
+    @property
+    def variable_frame_rate(self) -> bool:
+        median = self.median_interval
+        if median <= 0:
+            return False
+        irregular = sum(abs(step - median) > VFR_TOLERANCE * median for step in self.intervals)
+        return irregular > VFR_SHARE * len(self.intervals)
+
+
+def open_container(source: str | IO[bytes]) -> av.container.InputContainer:
+    """Open a path or a binary file object; raise VideoError with the reason if unreadable."""
+    try:
+        return av.open(source, mode="r")
+    except (av.error.FFmpegError, OSError, ValueError) as error:
+        raise VideoError(f"not a readable media file: {error}") from None
+
+
+def probe(container: av.container.InputContainer) -> ProbeInfo:
+    """Declared properties of the first video stream; VideoError if there is none."""
+    if not container.streams.video:
+        kinds = sorted({stream.type for stream in container.streams}) or ["nothing"]
+        raise VideoError(f"no video stream (contains: {', '.join(kinds)})")
+    stream = container.streams.video[0]
+    duration = None
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return ProbeInfo(
+        container=container.format.name,
+        codec=stream.codec_context.name,
+        width=stream.codec_context.width,
+        height=stream.codec_context.height,
+        duration=duration,
+        fps=float(rate) if rate else 0.0,
+        declared_frames=int(stream.frames or 0),
+        has_audio=bool(container.streams.audio),
+    )
+
+
+def display_size(width: int, height: int, rotation: int) -> tuple[int, int]:
+    """(width, height) as shown, after the container's rotation is applied."""
+    return (height, width) if rotation % 180 else (width, height)
+
+
+def decode_frames(
+    container: av.container.InputContainer,
+    stats: DecodeStats,
+    scale: Callable[[int, int], tuple[int, int]] | None = None,
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield (index, seconds from the first frame, BGR image) in display order and orientation.
+
+    `scale(display_width, display_height)` is asked once, at the first frame, for the
+    displayed size to scale to; scaling happens in the same swscale pass as the colour
+    conversion. `stats` fills in as frames pass. Decode errors raise VideoError.
+    """
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    scale_to: tuple[int, int] | None = None
+    try:
+        for frame in container.decode(stream):
+            time = frame.time if frame.time is not None else stats.frames * stats.median_interval
+            if stats.first_time is None:
+                stats.first_time = time
+                stats.rotation = int(round(frame.rotation or 0)) % 360
+                shown = display_size(frame.width, frame.height, stats.rotation)
+                scale_to = scale(*shown) if scale else shown
+            else:
+                stats.intervals.append(time - stats.last_time)
+            stats.last_time = time
+            image = _to_bgr(frame, scale_to, stats.rotation)
+            yield stats.frames, time - stats.first_time, image
+            stats.frames += 1
+    except av.error.FFmpegError as error:
+        raise VideoError(f"decode failed after {stats.frames} frames: {error}") from None
+
+
+def _to_bgr(frame: av.VideoFrame, scale_to: tuple[int, int], rotation: int) -> np.ndarray:
+    width, height = scale_to if rotation % 180 == 0 else scale_to[::-1]
+    image = frame.reformat(
+        width=width, height=height, format="bgr24", interpolation=SCALE_INTERPOLATION
+    ).to_ndarray()
+    # PyAV's rotation is the display matrix angle, counter-clockwise, like np.rot90's k.
+    return np.ascontiguousarray(np.rot90(image, k=rotation // 90)) if rotation else image
