@@ -1,0 +1,72 @@
+"""Shared fixtures: a small valid config, tiny videos made on the fly, a Prefect harness."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from aiprod.config import AiprodConfig, parse_config
+from aiprod.video.ffmpeg import write_h264
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PREFECT_HOME", str(ROOT / ".prefect"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
+
+@pytest.fixture
+def params() -> dict:
+    """The project's params.yaml as a mutable dict."""
+    return copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
+
+
+def small_params(base: dict, root: Path) -> dict:
+    """A small corpus under `root`: a few videos, every level, two multi-scene, broken files."""
+    data = copy.deepcopy(base)
+    data["synth"].update(out_dir=str(root / "raw"), videos=4, multi_scene_videos=2, size=64)
+    data["ingest"].update(
+        sources=[str(root / "raw")],
+        clips_dir=str(root / "clips"),
+        manifest=str(root / "manifest" / "ingest.parquet"),
+        quarantine=str(root / "manifest" / "quarantine.parquet"),
+        concurrency=2,
+    )
+    data["ingest"]["target"].update(width=64, height=64)
+    return data
+
+
+@pytest.fixture
+def small_config(params: dict, tmp_path: Path) -> AiprodConfig:
+    return parse_config(small_params(params, tmp_path))
+
+
+def make_video(path: Path, frames: int = 24, size: tuple[int, int] = (64, 48), fps: float = 12,
+               seed: int = 0) -> Path:
+    """A moving-gradient test video with a bright square in the top-left corner."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, size=3)
+    images = []
+    for k in range(frames):
+        x = np.linspace(0, 255, width)[None, :] + 4 * k
+        image = np.zeros((height, width, 3), np.uint8)
+        image[...] = ((x % 256)[..., None] * 0.5 + base * 0.5).astype(np.uint8)
+        image[: height // 4, : width // 4] = 255
+        images.append(image)
+    write_h264(path, images, fps)
+    return path
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server for every flow test in the session."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield PREFECT_API_URL.value()

@@ -1,0 +1,84 @@
+"""The flows under a temporary Prefect server, and the whole DAG through `dvc repro`."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, small_params
+
+pytestmark = pytest.mark.integration
+
+
+def test_synth_and_ingest_flows_resume_after_a_kill(prefect_server, small_config):
+    from flows.ingest import run as run_ingest
+    from flows.synth import synth_flow
+
+    assert synth_flow(small_config.synth) == 6
+    cfg = small_config.ingest
+    first = run_ingest(cfg)
+    manifest = pd.read_parquet(cfg.manifest)
+    assert first["clips"] == len(manifest) > 0 and first["quarantined"] == 4
+    # simulate a run killed half-way: tables gone, half the sources' markers and clips gone
+    Path(cfg.manifest).unlink()
+    markers = sorted((Path(cfg.clips_dir) / "_sources").iterdir())
+    for marker in markers[::2]:
+        marker.unlink()
+    for clip in sorted(Path(cfg.clips_dir).glob("*.mp4"))[::3]:
+        clip.unlink()
+    again = run_ingest(cfg)
+    assert 0 < again["resumed"] < len(markers)
+    pd.testing.assert_frame_equal(pd.read_parquet(cfg.manifest), manifest)
+    quarantine = pd.read_parquet(cfg.quarantine)
+    assert quarantine["reason"].str.len().min() > 0
+
+
+def test_cli_rejects_bad_params_with_the_key_path(tmp_path, params):
+    params["ingest"]["clip_seconds"] = {"min": 2.0, "max": 1.0}
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(params))
+    proc = subprocess.run([sys.executable, "-m", "aiprod.cli", "ingest", "--params", str(bad)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "ingest.clip_seconds.max: must be > min (2.0)" in proc.stderr
+    help_text = subprocess.run([sys.executable, "-m", "aiprod.cli", "--help"],
+                               capture_output=True, text=True, cwd=ROOT).stdout
+    assert "synth" in help_text and "ingest" in help_text
+
+
+def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, tmp_path, params):
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("dvc.yaml", "flows", "src"):
+        source = ROOT / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy
+        copy(source, project / name)
+    (project / "datasets" / "raw" / "footage").mkdir(parents=True)
+    data = small_params(params, Path("datasets"))
+    data["synth"]["out_dir"] = "datasets/raw/synthetic"
+    data["ingest"]["sources"] = ["datasets/raw/synthetic", "datasets/raw/footage"]
+    (project / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    env = {**os.environ, "PREFECT_API_URL": prefect_server,
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "PYTHONPATH": str(project)}
+    def sh(*args):
+        return subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, check=True)
+    sh("git", "init", "-q")
+    sh("dvc", "init", "-q")
+    sh("dvc", "config", "core.analytics", "false")
+    first = sh("dvc", "repro")
+    assert "Running stage 'synth'" in first.stdout and "Running stage 'ingest'" in first.stdout
+    manifest = pd.read_parquet(project / data["ingest"]["manifest"])
+    assert len(manifest) > 0 and manifest["source"].str.startswith("datasets/raw/synthetic").all()
+    assert (project / manifest["path"]).map(Path.exists).all()
+    quarantine = pd.read_parquet(project / data["ingest"]["quarantine"])
+    assert sorted(Path(s).name for s in quarantine["source"]) == [
+        "broken_audio_only.mp4", "broken_empty.mp4", "broken_not_video.mp4", "broken_truncated.mp4"]
+    second = sh("dvc", "repro")
+    assert "Running stage" not in second.stdout
+    assert "up to date" in second.stdout
