@@ -21,7 +21,9 @@ def as_completed_results(futures: list[PrefectFuture]) -> Iterator[object]:
 def run_stage(name: str, run: Callable[[AiprodConfig], object], argv: list[str] | None) -> int:
     """Parse `--params`, validate the whole config, run the stage; a bad config exits 2."""
     parser = argparse.ArgumentParser(prog=f"aiprod {name}", description=f"Run the {name} stage.")
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    parser.add_argument(
+        "--params", default="params.yaml", help="params file (default: params.yaml)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -40,9 +40,16 @@ def ingest_flow(cfg: IngestConfig) -> dict:
     resumed = sum(r.resumed for r in results)
     for row in bad.itertuples():
         logger.warning("quarantined %s: %s", row.source, row.reason)
-    logger.info("ingest: %d clips, %d quarantined, %d resumed, %d stale removed",
-                len(clips), len(bad), resumed, removed)
-    create_markdown_artifact(key="ingest-summary", markdown=summary_markdown(clips, bad, len(sources), resumed))
+    logger.info(
+        "ingest: %d clips, %d quarantined, %d resumed, %d stale removed",
+        len(clips),
+        len(bad),
+        resumed,
+        removed,
+    )
+    create_markdown_artifact(
+        key="ingest-summary", markdown=summary_markdown(clips, bad, len(sources), resumed)
+    )
     return {"clips": len(clips), "quarantined": len(bad), "resumed": resumed}
 
 

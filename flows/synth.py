@@ -41,7 +41,9 @@ def synth_flow(cfg: SynthConfig) -> int:
     if cfg.broken_files:
         write_broken_files(cfg, out_dir)
     removed = prune(out_dir, expected_files(plans, cfg.broken_files))
-    logger.info("synth: %d videos in %s (%d stale files removed)", len(plans), out_dir, len(removed))
+    logger.info(
+        "synth: %d videos in %s (%d stale files removed)", len(plans), out_dir, len(removed)
+    )
     create_markdown_artifact(
         key="synth-summary",
         markdown=f"# Synth\n\n{len(plans)} videos ({cfg.multi_scene_videos} with cuts) in "

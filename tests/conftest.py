@@ -45,8 +45,9 @@ def small_config(params: dict, tmp_path: Path) -> AiprodConfig:
     return parse_config(small_params(params, tmp_path))
 
 
-def make_video(path: Path, frames: int = 24, size: tuple[int, int] = (64, 48), fps: float = 12,
-               seed: int = 0) -> Path:
+def make_video(
+    path: Path, frames: int = 24, size: tuple[int, int] = (64, 48), fps: float = 12, seed: int = 0
+) -> Path:
     """A moving-gradient test video with a bright square in the top-left corner."""
     width, height = size
     rng = np.random.default_rng(seed)

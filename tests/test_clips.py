@@ -7,11 +7,11 @@ pytestmark = pytest.mark.quick
 
 
 def geometry(size=(8, 8)):
-    return FrameGeometry.plan(size, size, analysis_width=8)
+    return FrameGeometry.plan(size, size)
 
 
 def run(times, cuts=(), fps=12.0, min_s=1.0, max_s=2.0, trim=0, delay=3):
-    assembler = ClipAssembler(fps, min_s, max_s, trim, delay, geometry())
+    assembler = ClipAssembler(fps, min_s, max_s, trim, delay, geometry().to_target)
     clips = []
     for index, time in enumerate(times):
         image = np.full((8, 8, 3), index % 256, np.uint8)
@@ -57,8 +57,8 @@ def test_resampling_by_timestamp_handles_variable_rate_and_rate_change():
 
 
 def test_geometry_covers_and_centre_crops():
-    geo = FrameGeometry.plan((1920, 1080), (128, 128), analysis_width=256)
-    assert geo.cover == (228, 128) and geo.work == (256, 144)
+    geo = FrameGeometry.plan((1920, 1080), (128, 128))
+    assert geo.cover == (228, 128)
     image = np.zeros((144, 256, 3), np.uint8)
     image[:, 128:] = 255
     out = geo.to_target(image)

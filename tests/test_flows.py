@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT, small_params
 
 pytestmark = pytest.mark.integration
@@ -42,12 +41,17 @@ def test_cli_rejects_bad_params_with_the_key_path(tmp_path, params):
     params["ingest"]["clip_seconds"] = {"min": 2.0, "max": 1.0}
     bad = tmp_path / "params.yaml"
     bad.write_text(yaml.safe_dump(params))
-    proc = subprocess.run([sys.executable, "-m", "aiprod.cli", "ingest", "--params", str(bad)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "aiprod.cli", "ingest", "--params", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 2
     assert "ingest.clip_seconds.max: must be > min (2.0)" in proc.stderr
-    help_text = subprocess.run([sys.executable, "-m", "aiprod.cli", "--help"],
-                               capture_output=True, text=True, cwd=ROOT).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "aiprod.cli", "--help"], capture_output=True, text=True, cwd=ROOT
+    ).stdout
     assert "synth" in help_text and "ingest" in help_text
 
 
@@ -63,11 +67,18 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     data["synth"]["out_dir"] = "datasets/raw/synthetic"
     data["ingest"]["sources"] = ["datasets/raw/synthetic", "datasets/raw/footage"]
     (project / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    env = {**os.environ, "PREFECT_API_URL": prefect_server,
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "PYTHONPATH": str(project)}
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_server,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PYTHONPATH": str(project),
+    }
+
     def sh(*args):
-        return subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, check=True)
+        return subprocess.run(
+            args, cwd=project, env=env, capture_output=True, text=True, check=True
+        )
+
     sh("git", "init", "-q")
     sh("dvc", "init", "-q")
     sh("dvc", "config", "core.analytics", "false")
@@ -78,7 +89,11 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     assert (project / manifest["path"]).map(Path.exists).all()
     quarantine = pd.read_parquet(project / data["ingest"]["quarantine"])
     assert sorted(Path(s).name for s in quarantine["source"]) == [
-        "broken_audio_only.mp4", "broken_empty.mp4", "broken_not_video.mp4", "broken_truncated.mp4"]
+        "broken_audio_only.mp4",
+        "broken_empty.mp4",
+        "broken_not_video.mp4",
+        "broken_truncated.mp4",
+    ]
     second = sh("dvc", "repro")
     assert "Running stage" not in second.stdout
     assert "up to date" in second.stdout

@@ -9,14 +9,14 @@ import av
 import fsspec
 import numpy as np
 import pytest
+from conftest import make_video, small_params
 
 from aiprod.config import parse_config
 from aiprod.ingest.pipeline import ingest_source, marker_path
 from aiprod.ingest.sources import discover
 from aiprod.synth.corpus import plan_corpus, render_video, write_broken_files
-from aiprod.video.decode import DecodeStats, decode_frames, open_container
+from aiprod.video.decode import DecodeStats, decode_frames, open_container, thumbnail
 from aiprod.video.ffmpeg import ffmpeg_binary
-from conftest import make_video, small_params
 
 
 def ingest_all(config, patterns=None):
@@ -49,10 +49,17 @@ def test_cuts_found_within_two_frames_and_bad_files_quarantined(corpus):
         assert len(rows) >= 2
         # every true cut falls between two consecutive clips, never inside one
         for cut in truth:
-            assert not any(r["start_frame"] + 2 < cut < r["end_frame"] - 2 for r in rows), (cut, rows)
+            assert not any(r["start_frame"] + 2 < cut < r["end_frame"] - 2 for r in rows), (
+                cut,
+                rows,
+            )
     reasons = {Path(url).name: r.reason for url, r in results.items() if r.reason}
-    assert set(reasons) == {"broken_truncated.mp4", "broken_empty.mp4", "broken_not_video.mp4",
-                            "broken_audio_only.mp4"}
+    assert set(reasons) == {
+        "broken_truncated.mp4",
+        "broken_empty.mp4",
+        "broken_not_video.mp4",
+        "broken_audio_only.mp4",
+    }
     assert "no video stream" in reasons["broken_audio_only.mp4"]
     assert "not a readable media file" in reasons["broken_empty.mp4"]
     truncated = reasons["broken_truncated.mp4"]
@@ -62,7 +69,9 @@ def test_cuts_found_within_two_frames_and_bad_files_quarantined(corpus):
             rows = result.rows
             assert result.reason is None and rows
             # no false cut: a single scene's clips follow each other without a gap
-            assert all(a["end_time"] == b["start_time"] for a, b in zip(rows, rows[1:]))
+            assert all(
+                a["end_time"] == b["start_time"] for a, b in zip(rows, rows[1:], strict=False)
+            )
             clip = Path(rows[0]["path"])
             assert clip.exists() and clip.with_suffix(".json").exists()  # sidecar travels
 
@@ -75,8 +84,8 @@ def test_cut_detector_frames_match_truth(corpus):
         container = open_container(str(url))
         detector = CutDetector(corpus.ingest.scenes, fps=corpus.synth.fps)
         found = []
-        for index, _, image in decode_frames(container, DecodeStats()):
-            found += detector.feed(index, image)
+        for index, _, frame in decode_frames(container, DecodeStats()):
+            found += detector.feed(index, thumbnail(frame, corpus.ingest.scenes.analysis_width))
         found += detector.finish()
         assert len(found) == len(truth)
         assert all(abs(a - b) <= 2 for a, b in zip(sorted(found), truth, strict=True))
@@ -86,8 +95,21 @@ def test_rotation_is_applied(tmp_path, params):
     plain = make_video(tmp_path / "plain.mp4", frames=30, size=(64, 48))
     rotated = tmp_path / "src" / "rotated.mp4"
     rotated.parent.mkdir()
-    subprocess.run([ffmpeg_binary(), "-loglevel", "error", "-display_rotation", "90", "-i",
-                    str(plain), "-c", "copy", str(rotated)], check=True)
+    subprocess.run(
+        [
+            ffmpeg_binary(),
+            "-loglevel",
+            "error",
+            "-display_rotation",
+            "90",
+            "-i",
+            str(plain),
+            "-c",
+            "copy",
+            str(rotated),
+        ],
+        check=True,
+    )
     data = small_params(params, tmp_path)
     data["ingest"]["sources"] = [str(rotated.parent)]
     data["ingest"]["target"].update(width=48, height=64)
@@ -107,7 +129,9 @@ def write_vfr(path, seconds=3.0):
         stream.codec_context.time_base = Fraction(1, 24)
         kept = [k for k in range(int(seconds * 24)) if not 20 <= k < 32]
         for k in kept:
-            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), k * 3, np.uint8), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.full((48, 64, 3), k * 3, np.uint8), format="rgb24"
+            )
             frame.pts = k
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -136,7 +160,7 @@ def test_fsspec_memory_source(tmp_path, params):
     fs.pipe("/bucket/videos/a.txt", b"a gradient with a white square")
     data = small_params(params, tmp_path)
     data["ingest"]["sources"] = ["memory://bucket/videos"]
-    (url, result), = ingest_all(parse_config(data)).items()
+    ((url, result),) = ingest_all(parse_config(data)).items()
     assert url == "memory:///bucket/videos/a.mp4"
     assert result.reason is None and len(result.rows) == 1
     assert result.rows[0]["sidecars"] == "txt"

@@ -11,8 +11,12 @@ pytestmark = pytest.mark.quick
 def scene(**changes) -> SceneSpec:
     base = dict(
         objects=(ObjectSpec("star", "red", "small", "linear", "left"),),
-        background="plain", background_colour="white", camera="static",
-        lighting="steady", occlusion=False, seed=1,
+        background="plain",
+        background_colour="white",
+        camera="static",
+        lighting="steady",
+        occlusion=False,
+        seed=1,
     )
     return SceneSpec(**{**base, **changes})
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp = temporary_sibling(path)
     try:
         write(tmp)
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     return path

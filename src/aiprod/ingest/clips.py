@@ -13,7 +13,7 @@ import bisect
 import hashlib
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -24,34 +24,23 @@ import numpy as np
 class FrameGeometry:
     """How a displayed frame becomes a target frame: scale to cover, then centre-crop."""
 
-    work: tuple[int, int]  # (w, h) decoded frames are scaled to, for analysis and clips
     cover: tuple[int, int]  # (w, h) that covers the target with the aspect ratio kept
     target: tuple[int, int]
 
     @classmethod
-    def plan(
-        cls, display: tuple[int, int], target: tuple[int, int], analysis_width: int
-    ) -> FrameGeometry:
+    def plan(cls, display: tuple[int, int], target: tuple[int, int]) -> FrameGeometry:
         width, height = display
         scale = max(target[0] / width, target[1] / height)
         cover = (max(target[0], round(width * scale)), max(target[1], round(height * scale)))
-        analysis = min(analysis_width, width) / width
-        work_scale = max(scale, analysis)
-        work = (_even(width * work_scale), _even(height * work_scale))
-        return cls(work=work, cover=cover, target=target)
+        return cls(cover=cover, target=target)
 
-    def to_target(self, work_image: np.ndarray) -> np.ndarray:
-        """Cover-scale and centre-crop a work-size frame to the target size."""
-        image = work_image
+    def to_target(self, image: np.ndarray) -> np.ndarray:
+        """Cover-scale (if not yet) and centre-crop a displayed frame to the target size."""
         if (image.shape[1], image.shape[0]) != self.cover:
             image = cv2.resize(image, self.cover, interpolation=cv2.INTER_AREA)
         left = (self.cover[0] - self.target[0]) // 2
         top = (self.cover[1] - self.target[1]) // 2
         return image[top : top + self.target[1], left : left + self.target[0]]
-
-
-def _even(value: float) -> int:
-    return max(2, int(round(value / 2)) * 2)
 
 
 @dataclass(frozen=True)
@@ -75,7 +64,7 @@ class Clip:
 class _Pending:
     out_index: int
     source_index: int
-    image: np.ndarray
+    payload: object  # whatever `convert` turns into a target frame (a decoded frame)
 
 
 class ClipAssembler:
@@ -88,16 +77,16 @@ class ClipAssembler:
         max_seconds: float,
         trim_frames: int,
         cut_delay: int,
-        geometry: FrameGeometry,
+        convert: Callable[[object], np.ndarray],
     ) -> None:
         self.fps = fps
         self.max_frames = max(1, int(round(max_seconds * fps)))
         self.min_frames = max(1, math.ceil(min_seconds * fps - 1e-6))
         self.trim = trim_frames
         self.margin = cut_delay + trim_frames + 2
-        self.geometry = geometry
+        self.convert = convert
         self.cuts: list[int] = []
-        self._previous: tuple[int, float, np.ndarray] | None = None
+        self._previous: tuple[int, float, object] | None = None
         self._next_out = 0
         self._pending: deque[_Pending] = deque()
         self._current: list[_Pending] = []
@@ -110,8 +99,8 @@ class ClipAssembler:
             if cut not in self.cuts:
                 bisect.insort(self.cuts, cut)
 
-    def feed(self, index: int, time: float, image: np.ndarray) -> Iterator[Clip]:
-        """One decoded source frame (work size) in display order; yields clips now complete."""
+    def feed(self, index: int, time: float, image: object) -> Iterator[Clip]:
+        """One decoded source frame in display order; yields the clips now complete."""
         if self._previous is not None:
             self.last_interval = time - self._previous[1]
             self._emit_until(time)
@@ -160,13 +149,19 @@ class ClipAssembler:
 
     def _make_clip(self, frames: list[_Pending]) -> Clip:
         first, last = frames[0], frames[-1]
+        images: list[np.ndarray] = []
+        previous: object = None
+        for frame in frames:  # a repeated source frame (rate up-sampling) is converted once
+            same = bool(images) and frame.payload is previous
+            images.append(images[-1] if same else self.convert(frame.payload))
+            previous = frame.payload
         clip = Clip(
             index=self._clips,
             start_time=first.out_index / self.fps,
             end_time=(last.out_index + 1) / self.fps,
             start_frame=first.source_index,
             end_frame=last.source_index + 1,
-            frames=[self.geometry.to_target(frame.image) for frame in frames],
+            frames=images,
         )
         self._clips += 1
         return clip

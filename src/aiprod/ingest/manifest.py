@@ -45,7 +45,9 @@ def quarantine_frame(results: list[SourceResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS).sort_values("source", kind="stable")
 
 
-def write_tables(results: list[SourceResult], manifest: Path, quarantine: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def write_tables(
+    results: list[SourceResult], manifest: Path, quarantine: Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write both tables atomically; return them."""
     clips, bad = manifest_frame(results), quarantine_frame(results)
     write_parquet(manifest, clips)
@@ -54,7 +56,7 @@ def write_tables(results: list[SourceResult], manifest: Path, quarantine: Path) 
 
 
 def prune_clips(clips_dir: Path, clips: pd.DataFrame, results: list[SourceResult]) -> int:
-    """Delete clips and markers that the current run did not produce (old settings, removed sources)."""
+    """Delete clips and markers this run did not produce (old settings, removed sources)."""
     keep_ids = set(clips["clip_id"]) if not clips.empty else set()
     keep_markers = {f"{r.sha256[:32]}.json" for r in results if r.sha256}
     removed = 0

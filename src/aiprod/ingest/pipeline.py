@@ -11,18 +11,29 @@ import hashlib
 import json
 import logging
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiprod.config import IngestConfig
-import cv2
+import av
 import numpy as np
 
+from aiprod.config import IngestConfig
 from aiprod.fsutil import atomic_write, sha256_file, sha256_stream, write_json
 from aiprod.ingest.clips import Clip, ClipAssembler, FrameGeometry
 from aiprod.ingest.scenes import CutDetector
 from aiprod.ingest.sources import Source
-from aiprod.video.decode import DecodeStats, ProbeInfo, VideoError, decode_frames, open_container, probe
+from aiprod.video.decode import (
+    DecodeStats,
+    ProbeInfo,
+    VideoError,
+    decode_frames,
+    display_size,
+    open_container,
+    probe,
+    thumbnail,
+    to_bgr,
+)
 from aiprod.video.ffmpeg import write_h264
 
 log = logging.getLogger(__name__)
@@ -98,10 +109,16 @@ def ingest_source(source: Source, cfg: IngestConfig, clips_dir: Path) -> SourceR
         for path in written:  # a quarantined file leaves no clips behind
             path.unlink(missing_ok=True)
         result.rows = []
-    write_json(marker_path(clips_dir, sha256), {
-        "url": source.url, "settings": fingerprint, "rows": result.rows,
-        "reason": result.reason, "source_frames": result.source_frames,
-    })
+    write_json(
+        marker_path(clips_dir, sha256),
+        {
+            "url": source.url,
+            "settings": fingerprint,
+            "rows": result.rows,
+            "reason": result.reason,
+            "source_frames": result.source_frames,
+        },
+    )
     return result
 
 
@@ -117,31 +134,30 @@ def _decode_into_clips(
     container = open_container(source.path if source.is_local else handle)
     try:
         info = probe(container)
+
+        def write(clip: Clip) -> None:
+            _write_clip(clip, source, sha256, info, stats, cfg, clips_dir, result, written)
+
         detector = CutDetector(cfg.scenes, info.fps)
         stats = DecodeStats()
         assembler: ClipAssembler | None = None
-        geometry_holder: list[FrameGeometry] = []
-
-        def plan(width: int, height: int) -> tuple[int, int]:
-            target = (cfg.target.width, cfg.target.height)
-            geometry_holder.append(FrameGeometry.plan((width, height), target, cfg.scenes.analysis_width))
-            return geometry_holder[0].work
-
-        for index, time, image in decode_frames(container, stats, scale=plan):
-            if assembler is None:
-                assembler = ClipAssembler(
-                    cfg.target.fps, cfg.clip_seconds.min, cfg.clip_seconds.max,
-                    cfg.scenes.trim_frames, detector.delay, geometry_holder[0],
-                )
-            assembler.add_cuts(detector.feed(index, _analysis_view(image, cfg.scenes.analysis_width)))
-            for clip in assembler.feed(index, time, image):
-                _write_clip(clip, source, sha256, info, stats, cfg, clips_dir, result, written)
+        with ThreadPoolExecutor(max_workers=1) as encoder:  # encoding overlaps decoding
+            pending: list[Future] = []
+            for index, time, frame in decode_frames(container, stats):
+                if assembler is None:
+                    assembler = _assembler(frame, stats.rotation, cfg, detector.delay)
+                view = thumbnail(frame, cfg.scenes.analysis_width, stats.rotation)
+                assembler.add_cuts(detector.feed(index, view))
+                for clip in assembler.feed(index, time, frame):
+                    pending.append(encoder.submit(write, clip))
+            if assembler is not None:
+                assembler.add_cuts(detector.finish())
+                pending += [encoder.submit(write, clip) for clip in assembler.finish()]
+            for future in pending:
+                future.result()
         result.source_frames = stats.frames
         if assembler is None:
             raise VideoError("no decodable video frames")
-        assembler.add_cuts(detector.finish())
-        for clip in assembler.finish():
-            _write_clip(clip, source, sha256, info, stats, cfg, clips_dir, result, written)
         _check_complete(info, stats, cfg, result)
         for row in result.rows:  # known only at the end of the decode
             row["source_vfr"] = stats.variable_frame_rate
@@ -152,23 +168,36 @@ def _decode_into_clips(
             handle.close()
 
 
+def _assembler(first: av.VideoFrame, rotation: int, cfg: IngestConfig, delay: int) -> ClipAssembler:
+    """Clip assembly for this source: its displayed size decides the scale and crop."""
+    shown = display_size(first.width, first.height, rotation)
+    geometry = FrameGeometry.plan(shown, (cfg.target.width, cfg.target.height))
+
+    def convert(frame: av.VideoFrame) -> np.ndarray:
+        return geometry.to_target(to_bgr(frame, geometry.cover, rotation))
+
+    return ClipAssembler(
+        cfg.target.fps,
+        cfg.clip_seconds.min,
+        cfg.clip_seconds.max,
+        cfg.scenes.trim_frames,
+        delay,
+        convert,
+    )
+
+
 def _copy_from(source: Source, name: str, target: Path) -> None:
     with source.fs.open(name, "rb") as src, target.open("wb") as dst:
         shutil.copyfileobj(src, dst)
 
 
-def _analysis_view(image: np.ndarray, width: int) -> np.ndarray:
-    """Detection runs on at most `width` pixels across; work frames may be larger."""
-    if image.shape[1] <= width:
-        return image
-    height = max(2, round(image.shape[0] * width / image.shape[1]))
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-
-
-def _check_complete(info: ProbeInfo, stats: DecodeStats, cfg: IngestConfig, result: SourceResult) -> None:
+def _check_complete(
+    info: ProbeInfo, stats: DecodeStats, cfg: IngestConfig, result: SourceResult
+) -> None:
     if stats.fps < cfg.min_source_fps:
         raise VideoError(
-            f"frame rate too low: {stats.fps:.2f} fps < ingest.min_source_fps = {cfg.min_source_fps}"
+            f"frame rate too low: {stats.fps:.2f} fps < ingest.min_source_fps "
+            f"= {cfg.min_source_fps}"
         )
     declared = info.duration or 0.0
     if declared > 0 and stats.duration < cfg.min_decoded_share * declared:
@@ -204,26 +233,28 @@ def _write_clip(
         atomic_write(copy, lambda tmp, name=sidecar: _copy_from(source, name, tmp))
         written.append(copy)
         sidecars.append(ext)
-    result.rows.append({
-        "clip_id": clip_id,
-        "path": path.as_posix(),
-        "source": source.url,
-        "source_sha256": sha256,
-        "clip_index": clip.index,
-        "start_time": round(clip.start_time, 4),
-        "end_time": round(clip.end_time, 4),
-        "start_frame": clip.start_frame,
-        "end_frame": clip.end_frame,
-        "duration": round(clip.end_time - clip.start_time, 4),
-        "fps": cfg.target.fps,
-        "width": cfg.target.width,
-        "height": cfg.target.height,
-        "frames": len(clip.frames),
-        "sidecars": ",".join(sidecars),
-        "source_container": info.container,
-        "source_codec": info.codec,
-        "source_width": info.width,
-        "source_height": info.height,
-        "source_rotation": stats.rotation,
-        "source_has_audio": info.has_audio,
-    })
+    result.rows.append(
+        {
+            "clip_id": clip_id,
+            "path": path.as_posix(),
+            "source": source.url,
+            "source_sha256": sha256,
+            "clip_index": clip.index,
+            "start_time": round(clip.start_time, 4),
+            "end_time": round(clip.end_time, 4),
+            "start_frame": clip.start_frame,
+            "end_frame": clip.end_frame,
+            "duration": round(clip.end_time - clip.start_time, 4),
+            "fps": cfg.target.fps,
+            "width": cfg.target.width,
+            "height": cfg.target.height,
+            "frames": len(clip.frames),
+            "sidecars": ",".join(sidecars),
+            "source_container": info.container,
+            "source_codec": info.codec,
+            "source_width": info.width,
+            "source_height": info.height,
+            "source_rotation": stats.rotation,
+            "source_has_audio": info.has_audio,
+        }
+    )

@@ -59,7 +59,7 @@ def discover(patterns: list[str], extensions: list[str]) -> list[Source]:
     for pattern in patterns:
         fs, root = fsspec.core.url_to_fs(pattern)
         if fs.isdir(root):
-            paths = [p for p in fs.find(root) if os.path.splitext(p)[1].lower() in wanted]
+            paths = [p for p in fs.find(root) if Path(p).suffix.lower() in wanted]
         elif GLOB_CHARS & set(pattern):
             paths = [p for p in fs.glob(root) if not fs.isdir(p)]
         elif fs.exists(root):

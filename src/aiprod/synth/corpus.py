@@ -26,8 +26,12 @@ from aiprod.video.ffmpeg import H264Writer, write_h264
 log = logging.getLogger(__name__)
 
 GENERATOR = "aiprod.synth/1"  # bump when rendering changes, so stale videos are re-rendered
-BROKEN_FILES = ("broken_truncated.mp4", "broken_empty.mp4", "broken_not_video.mp4",
-                "broken_audio_only.mp4")
+BROKEN_FILES = (
+    "broken_truncated.mp4",
+    "broken_empty.mp4",
+    "broken_not_video.mp4",
+    "broken_audio_only.mp4",
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,17 @@ def plan_corpus(cfg: SynthConfig) -> list[VideoPlan]:
 
 def _fingerprint(cfg: SynthConfig, plan: VideoPlan) -> str:
     """What the video's bytes depend on; a sidecar with another fingerprint is re-rendered."""
-    key = json.dumps([GENERATOR, cfg.size, cfg.fps, cfg.crf, plan.frames,
-                      [scene.to_dict() for scene in plan.scenes]], sort_keys=True)
+    key = json.dumps(
+        [
+            GENERATOR,
+            cfg.size,
+            cfg.fps,
+            cfg.crf,
+            plan.frames,
+            [scene.to_dict() for scene in plan.scenes],
+        ],
+        sort_keys=True,
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -102,11 +115,20 @@ def render_video(cfg: SynthConfig, plan: VideoPlan, out_dir: Path) -> Path:
                 cuts.append(start)
             segments.append(_segment(scene, truth, start, frames))
             start += frames
-    write_json(sidecar, {
-        "source": "shapes-world", "generator": GENERATOR, "fingerprint": fingerprint,
-        "fps": cfg.fps, "width": cfg.size, "height": cfg.size, "frames": start,
-        "cuts": cuts, "segments": segments,
-    })
+    write_json(
+        sidecar,
+        {
+            "source": "shapes-world",
+            "generator": GENERATOR,
+            "fingerprint": fingerprint,
+            "fps": cfg.fps,
+            "width": cfg.size,
+            "height": cfg.size,
+            "frames": start,
+            "cuts": cuts,
+            "segments": segments,
+        },
+    )
     return video
 
 

@@ -50,11 +50,15 @@ def _polygon(shape: str, radius: float) -> np.ndarray:
     return np.stack([squash * radius * np.cos(angles), radius * np.sin(angles)], axis=1)
 
 
-def _draw_shape(image: np.ndarray, shape: str, centre: np.ndarray, radius: float, colour: tuple) -> None:
+def _draw_shape(
+    image: np.ndarray, shape: str, centre: np.ndarray, radius: float, colour: tuple
+) -> None:
     scale = 1 << SUBPIXEL_BITS
     if shape == "circle":
         centre_fixed = tuple(int(round(v * scale)) for v in centre)
-        cv2.circle(image, centre_fixed, int(round(radius * scale)), colour, -1, cv2.LINE_AA, SUBPIXEL_BITS)
+        cv2.circle(
+            image, centre_fixed, int(round(radius * scale)), colour, -1, cv2.LINE_AA, SUBPIXEL_BITS
+        )
         return
     points = np.round((_polygon(shape, radius) + centre) * scale).astype(np.int32)
     cv2.fillPoly(image, [points], colour, cv2.LINE_AA, SUBPIXEL_BITS)
@@ -94,13 +98,17 @@ def _world_paths(scene: SceneSpec, frames: int, size: int, rng: np.random.Genera
         elif obj.motion == "circular":
             omega = 2 * np.pi / max(frames * 0.8, 1) * rng.choice([-1, 1])
             phase = rng.uniform(0, 2 * np.pi)
-            path = centre + 0.5 * jitter + 0.2 * size * np.hstack(
-                [np.cos(omega * t + phase), np.sin(omega * t + phase)]
+            path = (
+                centre
+                + 0.5 * jitter
+                + 0.2 * size * np.hstack([np.cos(omega * t + phase), np.sin(omega * t + phase)])
             )
         else:  # bouncing: straight lines folded back at the frame edges
             angle = rng.uniform(0, 2 * np.pi)
-            unfolded = centre + jitter + t * SPEED["bouncing"] * size * np.array(
-                [np.cos(angle), np.sin(angle)]
+            unfolded = (
+                centre
+                + jitter
+                + t * SPEED["bouncing"] * size * np.array([np.cos(angle), np.sin(angle)])
             )
             low, span = radius, size - 2 * radius
             folded = np.mod(unfolded - low, 2 * span)
@@ -142,7 +150,7 @@ def _gains(scene: SceneSpec, frames: int, rng: np.random.Generator) -> np.ndarra
 
 
 def render_scene(scene: SceneSpec, frames: int, size: int) -> tuple[list[np.ndarray], SceneTruth]:
-    """Frames (BGR uint8, size x size) of a scene and its ground truth, deterministic in scene.seed."""
+    """Frames (BGR uint8, size x size) of a scene and its truth; deterministic in scene.seed."""
     rng = np.random.default_rng(scene.seed)
     background = _background(scene, size, rng)
     world = _world_paths(scene, frames, size, rng)
@@ -154,7 +162,10 @@ def render_scene(scene: SceneSpec, frames: int, size: int) -> tuple[list[np.ndar
     for k in range(frames):
         shift = centre - scale[k] * (centre + offset[k])  # screen = scale * world + shift
         to_canvas = np.array(
-            [[1 / scale[k], 0, size - shift[0] / scale[k]], [0, 1 / scale[k], size - shift[1] / scale[k]]]
+            [
+                [1 / scale[k], 0, size - shift[0] / scale[k]],
+                [0, 1 / scale[k], size - shift[1] / scale[k]],
+            ]
         )
         image = cv2.warpAffine(
             background, to_canvas, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP

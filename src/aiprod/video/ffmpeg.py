@@ -112,7 +112,11 @@ class H264Writer:
 
 
 def write_h264(
-    path: str | Path, frames: Iterable[np.ndarray], fps: float, crf: int = 18, preset: str = "veryfast"
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float,
+    crf: int = 18,
+    preset: str = "veryfast",
 ) -> int:
     """Encode a sequence of equal-size BGR frames to `path`; returns the frame count."""
     iterator = iter(frames)
