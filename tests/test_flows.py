@@ -97,3 +97,44 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     second = sh("dvc", "repro")
     assert "Running stage" not in second.stdout
     assert "up to date" in second.stdout
+
+
+def test_killed_ingest_process_resumes_to_the_same_manifest(prefect_server, tmp_path, params):
+    """SIGKILL a real `python -m flows.ingest` part-way, re-run it, compare with a clean run."""
+    import signal
+    import time
+
+    data = small_params(params, tmp_path)
+    data["synth"].update(videos=16, multi_scene_videos=2)
+    data["ingest"]["concurrency"] = 1
+    config_path = tmp_path / "params.yaml"
+    config_path.write_text(yaml.safe_dump(data))
+    env = {**os.environ, "PREFECT_API_URL": prefect_server}
+    command = [sys.executable, "-m", "flows.ingest", "--params", str(config_path)]
+    subprocess.run(
+        [sys.executable, "-m", "flows.synth", "--params", str(config_path)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+    clean = pd.read_parquet(data["ingest"]["manifest"])
+    shutil.rmtree(data["ingest"]["clips_dir"])
+    shutil.rmtree(Path(data["ingest"]["manifest"]).parent)
+
+    markers = Path(data["ingest"]["clips_dir"]) / "_sources"
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if markers.is_dir() and len(list(markers.glob("*.json"))) >= 4:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not Path(data["ingest"]["manifest"]).exists()
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(data["ingest"]["manifest"]), clean)
