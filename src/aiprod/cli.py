@@ -10,6 +10,10 @@ import sys
 STAGES = {
     "synth": "render the shapes-world demo corpus",
     "ingest": "probe, check, cut and normalise sources into clips",
+    "score": "motion, camera, quality and duplicate scores; keep or reject clips",
+    "caption": "captions per language (sidecar, mapping, local VLM) and motion tags",
+    "curriculum": "difficulty, quality, five phases by hour budgets, curator report",
+    "shard": "one phase's clips into WebDataset tars (--phase 1..5)",
 }
 
 

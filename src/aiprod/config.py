@@ -126,11 +126,178 @@ class IngestConfig(_Section):
         return self.concurrency or os.cpu_count() or 1
 
 
+class FlowConfig(_Section):
+    """Optical flow settings (OpenCV DIS)."""
+
+    size: int = Field(ge=16, le=1024, description="frames scaled to this longer side")
+    preset: Literal["ultrafast", "fast", "medium"]
+    save_size: int = Field(ge=4, le=256, description="longer side of the flow saved per clip")
+
+
+class CameraConfig(_Section):
+    """Global-motion thresholds, per frame, in pixels at the flow size."""
+
+    still_px: float = Field(gt=0, description="below this translation the camera is static")
+    zoom_rate: float = Field(gt=0, description="scale change per frame that counts as a zoom")
+    min_inliers: float = Field(ge=0, le=1, description="below this agreement: complex")
+
+
+class ThresholdConfig(_Section):
+    """Keep/reject rules; a clip failing any is rejected with every reason listed."""
+
+    min_sharpness: float = Field(ge=0)
+    min_luma: float = Field(ge=0, le=255)
+    max_luma: float = Field(ge=0, le=255)
+    max_clipped: float = Field(ge=0, le=1, description="largest share of crushed or blown pixels")
+    max_motion: float = Field(gt=0, description="p95 flow magnitude above this: too shaky")
+    reject_duplicates: bool
+    min_aesthetic: float | None = None
+
+
+class ClipScoreConfig(_Section):
+    """Optional open_clip scores; weights only from local paths (no download)."""
+
+    enabled: bool
+    model_dir: str = ""
+    aesthetic_head: str = ""
+    frames: int = Field(ge=1, le=16)
+
+    @field_validator("model_dir")
+    @classmethod
+    def _dir_when_enabled(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("enabled") and not value:
+            raise ValueError("must name a local open_clip folder when enabled")
+        return value
+
+
+class ScoreConfig(_Section):
+    """Per-clip motion, camera, quality and duplicate scores, and keep/reject."""
+
+    output: str = Field(min_length=1)
+    flow_dir: str = Field(min_length=1)
+    metrics: str = Field(min_length=1)
+    flow: FlowConfig
+    camera: CameraConfig
+    duplicate_bits: int = Field(ge=0, le=32, description="pHash distance counted as a duplicate")
+    thresholds: ThresholdConfig
+    clip: ClipScoreConfig
+    concurrency: int = Field(ge=0, le=256)
+
+    def workers(self) -> int:
+        return self.concurrency or os.cpu_count() or 1
+
+
+class VlmConfig(_Section):
+    """A local vision-language captioner loaded with transformers."""
+
+    model_dir: str = ""
+    frames: int = Field(ge=1, le=16)
+    max_new_tokens: int = Field(ge=1, le=512)
+    language: str = Field(min_length=2, max_length=8)
+
+
+class TagConfig(_Section):
+    """When measured scores earn a vocabulary tag (speeds in pixels per frame at flow size)."""
+
+    slow_px: float = Field(gt=0)
+    fast_px: float = Field(gt=0)
+    fade: float = Field(gt=0, description="smoothed luma range / mean above this: a fade")
+    flicker: float = Field(gt=0, description="frame-to-frame luma jitter / mean above this")
+    low_luma: float = Field(ge=0, le=255, description="mean luma below this: low light")
+
+    @field_validator("fast_px")
+    @classmethod
+    def _fast_above_slow(cls, value: float, info: ValidationInfo) -> float:
+        slow = info.data.get("slow_px")
+        if slow is not None and value <= slow:
+            raise ValueError(f"must be > slow_px ({slow})")
+        return value
+
+
+class CaptionConfig(_Section):
+    """Caption backends, tried in order per language, and motion tags."""
+
+    output: str = Field(min_length=1)
+    backends: Annotated[list[Literal["sidecar", "mapping", "vlm"]], Field(min_length=1)]
+    default_language: str = Field(min_length=2, max_length=8, description="for plain .txt")
+    mapping: str = ""
+    vlm: VlmConfig
+    tags: TagConfig
+
+    @field_validator("vlm")
+    @classmethod
+    def _vlm_path(cls, value: VlmConfig, info: ValidationInfo) -> VlmConfig:
+        if "vlm" in (info.data.get("backends") or []) and not value.model_dir:
+            raise ValueError("model_dir must name a local model when 'vlm' is a backend")
+        return value
+
+
+class PhaseHours(_Section):
+    """Hour budgets of the seed's plan, before `scale`."""
+
+    phase1: float = Field(ge=0)
+    phase2: float = Field(ge=0)
+    phase3: float = Field(ge=0)
+    phase4: float = Field(ge=0)
+    phase5: float = Field(ge=0, description="best-quality subset across all phases")
+    carry: float = Field(ge=0, description="hard examples carried into phases 2 and 3")
+
+
+class DifficultyWeights(_Section):
+    motion: float = Field(ge=0)
+    motion_variation: float = Field(ge=0)
+    camera: float = Field(ge=0)
+    lighting: float = Field(ge=0)
+    flicker: float = Field(ge=0)
+    low_light: float = Field(ge=0)
+    complexity: float = Field(ge=0)
+
+
+class CurriculumConfig(_Section):
+    """Difficulty and quality scores, and the five phases."""
+
+    output: str = Field(min_length=1)
+    metrics: str = Field(min_length=1)
+    report: str = Field(min_length=1)
+    weights: DifficultyWeights
+    hours: PhaseHours
+    scale: Literal["auto"] | float = Field(description="multiplies every budget; auto = fit")
+    hard_examples: dict[int, str] = Field(default_factory=dict)
+
+    @field_validator("scale")
+    @classmethod
+    def _positive(cls, value: str | float) -> str | float:
+        if value != "auto" and value <= 0:
+            raise ValueError("must be > 0 or 'auto'")
+        return value
+
+    @field_validator("hard_examples")
+    @classmethod
+    def _phases(cls, value: dict[int, str]) -> dict[int, str]:
+        bad = sorted(set(value) - {2, 3, 4, 5})
+        if bad:
+            raise ValueError(f"phases {bad}: hard examples go into phases 2-5")
+        return value
+
+
+class ShardConfig(_Section):
+    """Per-phase WebDataset shards."""
+
+    dir: str = Field(min_length=1)
+    max_count: int = Field(ge=1)
+    max_bytes: int = Field(ge=1024)
+    seed: int = Field(ge=0)
+
+
 class AiprodConfig(_Section):
     """All of `params.yaml`: one section per DVC stage."""
 
     synth: SynthConfig
     ingest: IngestConfig
+    score: ScoreConfig
+    caption: CaptionConfig
+    curriculum: CurriculumConfig
+    shards: ShardConfig
 
 
 def _format_errors(error: ValidationError, source: str) -> str:

@@ -173,3 +173,20 @@ def thumbnail(frame: av.VideoFrame, max_width: int, rotation: int = 0) -> np.nda
     i420 = np.concatenate([luma[:height, :width].ravel(), u.ravel(), v.ravel()])
     image = cv2.cvtColor(i420.reshape(height * 3 // 2, width), cv2.COLOR_YUV2BGR_I420)
     return _rotate(image, rotation)
+
+
+def read_clip(path: str, size: tuple[int, int] | None = None) -> np.ndarray:
+    """All frames of a (short, normalised) clip as a (T, H, W, 3) uint8 BGR array."""
+    container = open_container(path)
+    try:
+        probe(container)
+        stats = DecodeStats()
+        frames = [
+            to_bgr(frame, size or (frame.width, frame.height), stats.rotation)
+            for _, _, frame in decode_frames(container, stats)
+        ]
+    finally:
+        container.close()
+    if not frames:
+        raise VideoError(f"{path}: no frames")
+    return np.stack(frames)

@@ -1,0 +1,70 @@
+"""Caption backends (sidecar files, a mapping table, a local VLM), merged per language."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from aiprod.config import CaptionConfig
+from aiprod.curation.truth import clip_segment
+
+Captions = dict[str, str]  # language -> text
+
+
+def sidecar_captions(row: dict, default_language: str) -> Captions:
+    """Captions from the sidecars that travelled with the clip.
+
+    `<clip>.json`: the shapes world's segments (the clip's own segment), or a plain
+    {"captions": {lang: text}} / {"caption": text}; `<clip>.txt`: text in `default_language`.
+    """
+    path = Path(row["path"])
+    found: Captions = {}
+    text_file = path.with_suffix(".txt")
+    if text_file.exists() and (text := text_file.read_text(encoding="utf-8").strip()):
+        found[default_language] = text
+    json_file = path.with_suffix(".json")
+    if json_file.exists():
+        data = json.loads(json_file.read_text(encoding="utf-8"))
+        segment = clip_segment(path, row["start_frame"], row["end_frame"])
+        if segment is not None:
+            found.update(segment["captions"])
+        elif isinstance(data.get("captions"), dict):
+            found.update({k: str(v) for k, v in data["captions"].items() if v})
+        elif data.get("caption"):
+            found[default_language] = str(data["caption"])
+    return found
+
+
+def load_mapping(path: str) -> dict[str, Captions]:
+    """A CSV/parquet of (clip_id or source, language, caption) rows -> {key: {lang: text}}."""
+    table = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
+    key = "clip_id" if "clip_id" in table.columns else "source"
+    missing = {key, "language", "caption"} - set(table.columns)
+    if missing:
+        raise ValueError(f"caption.mapping {path}: missing columns {sorted(missing)}")
+    mapping: dict[str, Captions] = {}
+    for item in table.itertuples(index=False):
+        mapping.setdefault(str(getattr(item, key)), {})[item.language] = str(item.caption)
+    return mapping
+
+
+def merge_captions(
+    row: dict, cfg: CaptionConfig, mapping: dict[str, Captions], vlm: Callable[[dict], Captions] | None
+) -> tuple[Captions, dict[str, str]]:
+    """Per language, the first backend in `cfg.backends` order that has a caption wins."""
+    captions: Captions = {}
+    origin: dict[str, str] = {}
+    for backend in cfg.backends:
+        if backend == "sidecar":
+            found = sidecar_captions(row, cfg.default_language)
+        elif backend == "mapping":
+            found = mapping.get(row["clip_id"]) or mapping.get(row["source"], {})
+        else:
+            found = vlm(row) if vlm is not None else {}
+        for language, text in found.items():
+            if language not in captions:
+                captions[language], origin[language] = text, backend
+    return captions, origin

@@ -1,0 +1,23 @@
+"""Ground truth of a clip where its source has it (the shapes world's sidecar)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def clip_segment(clip_path: str | Path, start_frame: int, end_frame: int) -> dict | None:
+    """The shapes-world segment a clip was cut from, or None for footage without truth.
+
+    The sidecar travels with the clip (`<clip_id>.json`); the segment is the one holding the
+    clip's middle source frame.
+    """
+    sidecar = Path(clip_path).with_suffix(".json")
+    if not sidecar.exists():
+        return None
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    middle = (start_frame + end_frame) // 2
+    for segment in data.get("segments", []):
+        if segment["start_frame"] <= middle < segment["end_frame"]:
+            return segment
+    return None

@@ -1,0 +1,1 @@
+"""Per-phase WebDataset shards: writing them atomically and reading them for training."""

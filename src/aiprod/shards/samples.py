@@ -1,0 +1,60 @@
+"""Assemble a phase's samples from the manifest, scores, captions and the curriculum."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aiprod.shards.writer import Sample
+
+LINEAGE = ["source", "source_sha256", "start_time", "end_time", "start_frame", "end_frame"]
+CLIP = ["fps", "frames", "width", "height", "duration"]
+SCORES = ["motion_mean", "motion_p95", "object_motion", "camera", "sharpness", "luma_mean",
+          "lighting_change", "flicker", "edge_density"]
+
+
+def phase_members(curriculum: pd.DataFrame, phase: int, seed: int) -> pd.DataFrame:
+    """The phase's rows in a seeded order (deterministic; independent of table order)."""
+    rows = curriculum[curriculum["phase"] == phase].drop_duplicates("clip_id")
+    rows = rows.sort_values("clip_id", kind="stable").reset_index(drop=True)
+    order = np.random.default_rng([seed, phase]).permutation(len(rows))
+    return rows.iloc[order].reset_index(drop=True)
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def build_samples(
+    members: pd.DataFrame, manifest: pd.DataFrame, scores: pd.DataFrame, captions: pd.DataFrame
+) -> list[Sample]:
+    """One Sample per member: clip bytes, metadata JSON, and the stored low-res flow."""
+    clips = manifest.set_index("clip_id")
+    score = scores.set_index("clip_id")
+    text = captions.set_index("clip_id")
+    samples = []
+    for member in members.itertuples(index=False):
+        clip, measured, caption = clips.loc[member.clip_id], score.loc[member.clip_id], text.loc[member.clip_id]
+        meta = {
+            "clip_id": member.clip_id,
+            "phase": int(member.phase),
+            "role": member.role,
+            "difficulty": round(float(member.difficulty), 5),
+            "quality": round(float(member.quality), 5),
+            "captions": json.loads(caption["captions"]),
+            "tags": {"keys": caption["tags"].split(",") if caption["tags"] else [],
+                     "terms": json.loads(caption["tags_i18n"])},
+            "scores": {k: _plain(measured[k]) for k in SCORES},
+            "lineage": {k: _plain(clip[k]) for k in LINEAGE},
+            "clip": {k: _plain(clip[k]) for k in CLIP},
+        }
+        samples.append(Sample(
+            key=member.clip_id,
+            mp4=Path(clip["path"]).read_bytes(),
+            meta=meta,
+            flow=np.load(measured["flow_path"]),
+        ))
+    return samples
