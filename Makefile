@@ -45,6 +45,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/ingest_throughput.py
+	$(BIN)/python benchmarks/curation_throughput.py
 
 clean: prefect-down
 	rm -rf datasets/raw/synthetic datasets/clips datasets/manifest .prefect

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from tqdm import tqdm
 
 from aiprod.config import AiprodConfig, CaptionConfig
-from aiprod.curation.captions import load_mapping, merge_captions
-from aiprod.curation.tags import localise, tag_keys
+from aiprod.curation.captions import caption_record, load_mapping
 from aiprod.fsutil import write_parquet
 from flows._common import run_stage
 
@@ -27,29 +24,25 @@ def caption_flow(cfg: CaptionConfig, manifest_path: str, scores_path: str) -> di
     if "vlm" in cfg.backends:
         from aiprod.curation.vlm import VlmCaptioner
 
-        vlm = VlmCaptioner(cfg.vlm.model_dir, cfg.vlm.frames, cfg.vlm.max_new_tokens,
-                           cfg.vlm.language)
-    rows = []
-    for row in tqdm(manifest.to_dict("records"), desc="caption", unit="clip"):
-        captions, origin = merge_captions(row, cfg, mapping, vlm)
-        keys = tag_keys(scores.loc[row["clip_id"]].to_dict(), cfg.tags)
-        rows.append({
-            "clip_id": row["clip_id"],
-            "languages": ",".join(sorted(captions)),
-            "captions": json.dumps(captions, ensure_ascii=False, sort_keys=True),
-            "caption_backends": json.dumps(origin, sort_keys=True),
-            "caption_en": captions.get("en", ""),
-            "tags": ",".join(keys),
-            "tags_i18n": json.dumps(localise(keys), ensure_ascii=False, sort_keys=True),
-        })
+        vlm = VlmCaptioner(
+            cfg.vlm.model_dir, cfg.vlm.frames, cfg.vlm.max_new_tokens, cfg.vlm.language
+        )
+    rows = [
+        caption_record(row, scores.loc[row["clip_id"]].to_dict(), cfg, mapping, vlm)
+        for row in tqdm(manifest.to_dict("records"), desc="caption", unit="clip")
+    ]
     table = pd.DataFrame(rows)
     write_parquet(cfg.output, table)
     captioned = int((table["languages"] != "").sum())
     logger.info("caption: %d clips, %d with captions", len(table), captioned)
     tag_counts = pd.Series(",".join(table["tags"]).split(",")).value_counts()
-    create_markdown_artifact(key="caption-summary", markdown=(
-        f"# Caption\n\n{len(table)} clips, {captioned} with captions.\n\n| tag | clips |\n"
-        "| --- | ---: |\n" + "".join(f"| {k} | {v} |\n" for k, v in tag_counts.items())))
+    create_markdown_artifact(
+        key="caption-summary",
+        markdown=(
+            f"# Caption\n\n{len(table)} clips, {captioned} with captions.\n\n| tag | clips |\n"
+            "| --- | ---: |\n" + "".join(f"| {k} | {v} |\n" for k, v in tag_counts.items())
+        ),
+    )
     return {"clips": len(table), "captioned": captioned}
 
 

@@ -17,8 +17,10 @@ from flows._common import run_stage
 
 def read_hard_examples(cfg: CurriculumConfig) -> dict[int, list[str]]:
     """Clip ids per phase from the mining stage's tables (hardest first)."""
-    return {phase: pd.read_parquet(path)["clip_id"].tolist()
-            for phase, path in cfg.hard_examples.items()}
+    return {
+        phase: pd.read_parquet(path)["clip_id"].tolist()
+        for phase, path in cfg.hard_examples.items()
+    }
 
 
 @flow(name="curriculum")

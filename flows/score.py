@@ -40,10 +40,20 @@ def score_flow(cfg: ScoreConfig, manifest_path: str) -> dict:
     metrics = {**camera_accuracy(scores), "clips": len(scores), "kept": int(scores["keep"].sum())}
     write_json(cfg.metrics, metrics)
     rejected = scores[~scores["keep"]]
-    logger.info("score: %d clips, %d kept, camera accuracy %s", len(scores), metrics["kept"],
-                metrics["camera_accuracy"])
-    lines = ["# Score", "", f"{len(scores)} clips, {metrics['kept']} kept.", "",
-             "| clip | reasons |", "| --- | --- |"]
+    logger.info(
+        "score: %d clips, %d kept, camera accuracy %s",
+        len(scores),
+        metrics["kept"],
+        metrics["camera_accuracy"],
+    )
+    lines = [
+        "# Score",
+        "",
+        f"{len(scores)} clips, {metrics['kept']} kept.",
+        "",
+        "| clip | reasons |",
+        "| --- | --- |",
+    ]
     lines += [f"| `{r.clip_id}` | {r.reasons} |" for r in rejected.itertuples()]
     create_markdown_artifact(key="score-summary", markdown="\n".join(lines) + "\n")
     return metrics

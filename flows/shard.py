@@ -31,8 +31,12 @@ def shard_flow(config: AiprodConfig, phase: int) -> dict:
     index = write_shards(samples, out_dir, config.shards.max_count, config.shards.max_bytes)
     shards = index["shard"].nunique()
     logger.info("phase %d: %d samples in %d shards under %s", phase, len(index), shards, out_dir)
-    create_markdown_artifact(key=f"shards-phase{phase}", markdown=(
-        f"# Shards, phase {phase}\n\n{len(index)} samples in {shards} shards, `{out_dir}`.\n"))
+    create_markdown_artifact(
+        key=f"shards-phase{phase}",
+        markdown=(
+            f"# Shards, phase {phase}\n\n{len(index)} samples in {shards} shards, `{out_dir}`.\n"
+        ),
+    )
     return {"samples": len(index), "shards": shards}
 
 
@@ -40,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--phase", type=int, choices=range(1, 6), required=True)
     known, rest = parser.parse_known_args(argv)
-    return run_stage(f"shard --phase {known.phase}",
-                     lambda config: shard_flow(config, known.phase), rest)
+    return run_stage(
+        f"shard --phase {known.phase}", lambda config: shard_flow(config, known.phase), rest
+    )
 
 
 if __name__ == "__main__":

@@ -37,6 +37,18 @@ def small_params(base: dict, root: Path) -> dict:
         concurrency=2,
     )
     data["ingest"]["target"].update(width=64, height=64)
+    data["score"].update(
+        output=str(root / "manifest" / "scores.parquet"),
+        flow_dir=str(root / "flow"),
+        metrics=str(root / "reports" / "score_metrics.json"),
+    )
+    data["caption"]["output"] = str(root / "manifest" / "captions.parquet")
+    data["curriculum"].update(
+        output=str(root / "manifest" / "curriculum.parquet"),
+        metrics=str(root / "reports" / "curriculum_metrics.json"),
+        report=str(root / "reports" / "curation.html"),
+    )
+    data["shards"].update(dir=str(root / "shards"), max_count=4)
     return data
 
 

@@ -58,7 +58,7 @@ def test_cli_rejects_bad_params_with_the_key_path(tmp_path, params):
 def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, tmp_path, params):
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("dvc.yaml", "flows", "src"):
+    for name in ("dvc.yaml", "flows", "src"):  # the library parts are DVC deps too
         source = ROOT / name
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, project / name)
@@ -94,9 +94,30 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
         "broken_not_video.mp4",
         "broken_truncated.mp4",
     ]
+    for name in ("score", "caption", "curriculum"):
+        assert f"Running stage '{name}'" in first.stdout
+    assert all(f"Running stage 'shard_phase{k}'" in first.stdout for k in range(1, 6))
+    shards = sorted((project / data["shards"]["dir"]).glob("phase*/shard-*.tar"))
+    assert {p.parent.name for p in shards} == {f"phase{k}" for k in range(1, 6)}
+    assert (project / data["curriculum"]["report"]).stat().st_size > 10_000
     second = sh("dvc", "repro")
     assert "Running stage" not in second.stdout
     assert "up to date" in second.stdout
+
+    def ran_after(section, key, value):
+        data[section] = {**data[section], **{key: value}}
+        (project / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        out = sh("dvc", "repro").stdout
+        return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+
+    shard_stages = {f"shard_phase{k}" for k in range(1, 6)}
+    thresholds = {**data["score"]["thresholds"], "min_luma": 110.0}  # rejects the dark clips
+    assert (
+        ran_after("score", "thresholds", thresholds)
+        == {"score", "caption", "curriculum"} | shard_stages
+    )
+    hours = {**data["curriculum"]["hours"], "phase1": 40}
+    assert ran_after("curriculum", "hours", hours) == {"curriculum"} | shard_stages
 
 
 def test_killed_ingest_process_resumes_to_the_same_manifest(prefect_server, tmp_path, params):
@@ -138,3 +159,35 @@ def test_killed_ingest_process_resumes_to_the_same_manifest(prefect_server, tmp_
     assert not Path(data["ingest"]["manifest"]).exists()
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
     pd.testing.assert_frame_equal(pd.read_parquet(data["ingest"]["manifest"]), clean)
+
+
+def test_curation_flows_end_to_end(prefect_server, small_config):
+    import json
+
+    import webdataset as wds
+
+    from flows.caption import run as run_caption
+    from flows.curriculum import run as run_curriculum
+    from flows.ingest import run as run_ingest
+    from flows.score import run as run_score
+    from flows.shard import shard_flow
+    from flows.synth import synth_flow
+
+    synth_flow(small_config.synth)
+    run_ingest(small_config.ingest)
+    score_metrics = run_score(small_config)
+    assert score_metrics["camera_clips"] > 0 and score_metrics["camera_accuracy"] >= 0.8
+    assert run_caption(small_config)["captioned"] == score_metrics["clips"]
+    captions = pd.read_parquet(small_config.caption.output)
+    first = json.loads(captions.loc[0, "captions"])
+    assert len(first) == 9 and json.loads(captions.loc[0, "tags_i18n"])["zh"]
+    run_curriculum(small_config)
+    table = pd.read_parquet(small_config.curriculum.output)
+    assert set(table["phase"]) >= {1, 2, 3, 4, 5}
+    page = Path(small_config.curriculum.report).read_text()
+    assert "Filter yield" in page and "data:image/png;base64" in page
+    for phase in range(1, 6):
+        shard_flow(small_config, phase)
+    urls = sorted(str(p) for p in Path(small_config.shards.dir).glob("phase1/*.tar"))
+    keys = [s["__key__"] for s in wds.WebDataset(urls, shardshuffle=False)]
+    assert sorted(keys) == sorted(table.loc[table["phase"] == 1, "clip_id"])

@@ -131,6 +131,7 @@ class FlowConfig(_Section):
 
     size: int = Field(ge=16, le=1024, description="frames scaled to this longer side")
     preset: Literal["ultrafast", "fast", "medium"]
+    stride: int = Field(ge=1, le=64, description="flow of pairs (k, k+1) every `stride` frames")
     save_size: int = Field(ge=4, le=256, description="longer side of the flow saved per clip")
 
 

@@ -10,11 +10,11 @@ from importlib import resources
 @cache
 def video_terms() -> dict[str, dict[str, str]]:
     """{term key: {language: term}} from the packaged data file."""
-    data = json.loads(resources.files("aiprod.data").joinpath("video_terms.json").read_text("utf-8"))
+    data = json.loads(
+        resources.files("aiprod.data").joinpath("video_terms.json").read_text("utf-8")
+    )
     languages = data["languages"]
-    return {
-        key: dict(zip(languages, forms, strict=True)) for key, forms in data["terms"].items()
-    }
+    return {key: dict(zip(languages, forms, strict=True)) for key, forms in data["terms"].items()}
 
 
 def term(key: str, language: str) -> str:

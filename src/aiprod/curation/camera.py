@@ -12,7 +12,14 @@ import cv2
 import numpy as np
 
 CAMERA_CLASSES = (
-    "static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out", "complex",
+    "static",
+    "pan_left",
+    "pan_right",
+    "tilt_up",
+    "tilt_down",
+    "zoom_in",
+    "zoom_out",
+    "complex",
 )
 GRID_STEP = 4  # flow samples every 4 pixels
 
@@ -41,8 +48,13 @@ def fit_pair(flow: np.ndarray) -> tuple[float, float, float, float] | None:
     points = _grid_points(h, w)
     vectors = flow[:, points[:, 1].astype(int), points[:, 0].astype(int)].T
     matrix, inliers = cv2.estimateAffinePartial2D(
-        points, points + vectors, method=cv2.RANSAC, ransacReprojThreshold=0.5, maxIters=200,
-        confidence=0.98, refineIters=5,
+        points,
+        points + vectors,
+        method=cv2.RANSAC,
+        ransacReprojThreshold=0.5,
+        maxIters=200,
+        confidence=0.98,
+        refineIters=5,
     )
     if matrix is None:
         return None
@@ -54,7 +66,12 @@ def fit_pair(flow: np.ndarray) -> tuple[float, float, float, float] | None:
 
 
 def classify(
-    dx: float, dy: float, zoom: float, inliers: float, still_px: float, zoom_rate: float,
+    dx: float,
+    dy: float,
+    zoom: float,
+    inliers: float,
+    still_px: float,
+    zoom_rate: float,
     min_inliers: float,
 ) -> str:
     """Name the dominant motion; thresholds are per frame at the flow analysis size."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from aiprod.config import CaptionConfig
+from aiprod.curation.tags import localise, tag_keys
 from aiprod.curation.truth import clip_segment
 
 Captions = dict[str, str]  # language -> text
@@ -52,7 +53,10 @@ def load_mapping(path: str) -> dict[str, Captions]:
 
 
 def merge_captions(
-    row: dict, cfg: CaptionConfig, mapping: dict[str, Captions], vlm: Callable[[dict], Captions] | None
+    row: dict,
+    cfg: CaptionConfig,
+    mapping: dict[str, Captions],
+    vlm: Callable[[dict], Captions] | None,
 ) -> tuple[Captions, dict[str, str]]:
     """Per language, the first backend in `cfg.backends` order that has a caption wins."""
     captions: Captions = {}
@@ -68,3 +72,24 @@ def merge_captions(
             if language not in captions:
                 captions[language], origin[language] = text, backend
     return captions, origin
+
+
+def caption_record(
+    row: dict,
+    scores: dict,
+    cfg: CaptionConfig,
+    mapping: dict[str, Captions],
+    vlm: Callable[[dict], Captions] | None,
+) -> dict:
+    """The captions table's row for one clip: captions by language, their origin, and tags."""
+    captions, origin = merge_captions(row, cfg, mapping, vlm)
+    keys = tag_keys(scores, cfg.tags)
+    return {
+        "clip_id": row["clip_id"],
+        "languages": ",".join(sorted(captions)),
+        "captions": json.dumps(captions, ensure_ascii=False, sort_keys=True),
+        "caption_backends": json.dumps(origin, sort_keys=True),
+        "caption_en": captions.get("en", ""),
+        "tags": ",".join(keys),
+        "tags_i18n": json.dumps(localise(keys), ensure_ascii=False, sort_keys=True),
+    }

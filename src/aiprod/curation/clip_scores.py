@@ -31,8 +31,11 @@ def load_head(path: str | Path) -> nn.Sequential:
             layers.append(nn.ReLU())
     head = nn.Sequential(*layers)
     linear_names = [str(i) for i, layer in enumerate(head) if isinstance(layer, nn.Linear)]
-    remapped = {f"{new}.{kind}": state[f"{old}.{kind}"]
-                for new, old in zip(linear_names, indices, strict=True) for kind in ("weight", "bias")}
+    remapped = {
+        f"{new}.{kind}": state[f"{old}.{kind}"]
+        for new, old in zip(linear_names, indices, strict=True)
+        for kind in ("weight", "bias")
+    }
     head.load_state_dict(remapped)
     return head.eval()
 
@@ -57,8 +60,9 @@ class ClipScorer:
     def image_embedding(self, clip_path: str) -> torch.Tensor:
         frames = read_clip(clip_path)[..., ::-1]
         picks = np.linspace(0, len(frames) - 1, self.frames).round().astype(int)
-        batch = torch.stack([self.preprocess(Image.fromarray(np.ascontiguousarray(frames[i])))
-                             for i in picks])
+        batch = torch.stack(
+            [self.preprocess(Image.fromarray(np.ascontiguousarray(frames[i]))) for i in picks]
+        )
         embedding = self.model.encode_image(batch).mean(dim=0)
         return embedding / embedding.norm()
 
@@ -79,7 +83,9 @@ class ClipScorer:
         return result
 
 
-def add_clip_scores(scores: pd.DataFrame, manifest: pd.DataFrame, cfg: ClipScoreConfig) -> pd.DataFrame:
+def add_clip_scores(
+    scores: pd.DataFrame, manifest: pd.DataFrame, cfg: ClipScoreConfig
+) -> pd.DataFrame:
     """`aesthetic` and `clip_text_match` columns for every clip."""
     scorer = ClipScorer(cfg)
     rows = manifest.set_index("clip_id").loc[scores["clip_id"]].reset_index().to_dict("records")

@@ -26,16 +26,20 @@ def _robust(values: pd.Series) -> pd.Series:
 
 def difficulty_features(scores: pd.DataFrame) -> pd.DataFrame:
     """Normalised difficulty ingredients, one column per weight in params."""
-    return pd.DataFrame({
-        "motion": _robust(scores["motion_p95"]),
-        "motion_variation": _robust(scores["motion_variation"]),
-        "camera": (scores["camera"] != "static").astype(float)
-        + 0.5 * (scores["camera"] == "complex"),
-        "lighting": _robust(scores["lighting_change"]),
-        "flicker": _robust(scores["flicker"]),
-        "low_light": ((110 - scores["luma_mean"]) / 110).clip(0, 1),
-        "complexity": (_robust(scores["edge_density"]) + _robust(scores["colour_clusters"])) / 2,
-    }, index=scores.index)
+    return pd.DataFrame(
+        {
+            "motion": _robust(scores["motion_p95"]),
+            "motion_variation": _robust(scores["motion_variation"]),
+            "camera": (scores["camera"] != "static").astype(float)
+            + 0.5 * (scores["camera"] == "complex"),
+            "lighting": _robust(scores["lighting_change"]),
+            "flicker": _robust(scores["flicker"]),
+            "low_light": ((110 - scores["luma_mean"]) / 110).clip(0, 1),
+            "complexity": (_robust(scores["edge_density"]) + _robust(scores["colour_clusters"]))
+            / 2,
+        },
+        index=scores.index,
+    )
 
 
 def difficulty_score(scores: pd.DataFrame, cfg: CurriculumConfig) -> pd.Series:
@@ -69,7 +73,10 @@ def assign_phases(
     scores: pd.DataFrame, cfg: CurriculumConfig, hard: dict[int, list[str]] | None = None
 ) -> pd.DataFrame:
     """Long table (clip_id, phase, role, difficulty, quality, duration): one row per membership."""
+    columns = ["clip_id", "phase", "role", "difficulty", "quality", "duration"]
     kept = scores[scores["keep"]].copy()
+    if kept.empty:
+        return pd.DataFrame(columns=columns)
     kept["difficulty"] = difficulty_score(kept, cfg)
     kept["quality"] = quality_score(kept)
     hours = kept["duration"] / 3600
@@ -84,9 +91,10 @@ def assign_phases(
     best = kept.sort_values(["quality", "clip_id"], ascending=[False, True], kind="stable")
     within = (best["duration"] / 3600).cumsum() <= cfg.hours.phase5 * scale + 1e-12
     phase5 = best[within].assign(phase=5, role="quality")
-    carried = [_carried(kept, ids, phase_k, cfg.hours.carry * scale)
-               for phase_k, ids in sorted((hard or {}).items())]
-    columns = ["clip_id", "phase", "role", "difficulty", "quality", "duration"]
+    carried = [
+        _carried(kept, ids, phase_k, cfg.hours.carry * scale)
+        for phase_k, ids in sorted((hard or {}).items())
+    ]
     table = pd.concat([order, phase5, *carried])[columns]
     return table.sort_values(["phase", "role", "clip_id"], kind="stable").reset_index(drop=True)
 

@@ -36,7 +36,9 @@ def find_duplicates(ids: list[str], hashes: list[list[int]], max_distance: int) 
         for i in range(j):
             if ids[i] in found or len(hashes[i]) != len(hashes[j]):
                 continue
-            if all(hamming(a, b) <= max_distance for a, b in zip(hashes[i], hashes[j], strict=True)):
+            if all(
+                hamming(a, b) <= max_distance for a, b in zip(hashes[i], hashes[j], strict=True)
+            ):
                 found[ids[j]] = ids[i]
                 break
     return found

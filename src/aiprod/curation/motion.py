@@ -14,24 +14,31 @@ PRESETS = {
 }
 
 
-def gray_frames(frames: np.ndarray, size: int) -> list[np.ndarray]:
-    """(T, H, W, 3) BGR -> T grey frames whose longer side is `size` (area-averaged)."""
-    height, width = frames.shape[1:3]
+def resize_longer(gray: np.ndarray, size: int) -> np.ndarray:
+    """Area-average a grey frame so its longer side is `size`."""
+    height, width = gray.shape
     scale = size / max(height, width)
+    if scale == 1:
+        return gray
     shape = (max(8, round(width * scale)), max(8, round(height * scale)))
-    return [
-        cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), shape, interpolation=cv2.INTER_AREA)
-        for f in frames
-    ]
+    return cv2.resize(gray, shape, interpolation=cv2.INTER_AREA)
 
 
-def clip_flow(frames: np.ndarray, size: int, preset: str = "fast") -> np.ndarray:
-    """Flow between every consecutive pair: (T-1, 2, h, w) float32, in pixels at `size`."""
-    grays = gray_frames(frames, size)
+def pair_starts(frames: int, stride: int) -> list[int]:
+    """First frames of the consecutive pairs sampled through a clip, every `stride` frames."""
+    return list(range(0, max(frames - 1, 0), stride))
+
+
+def clip_flow(luma: np.ndarray, size: int, preset: str = "medium", stride: int = 1) -> np.ndarray:
+    """Flow of the pairs (k, k+1), k = 0, stride, ...: (P, 2, h, w) float32 px/frame at `size`."""
     dis = cv2.DISOpticalFlow_create(PRESETS[preset])
-    flows = [dis.calc(a, b, None) for a, b in zip(grays, grays[1:], strict=False)]
+    starts = pair_starts(len(luma), stride)
+    flows = [
+        dis.calc(resize_longer(luma[k], size), resize_longer(luma[k + 1], size), None)
+        for k in starts
+    ]
     if not flows:
-        h, w = grays[0].shape
+        h, w = resize_longer(luma[0], size).shape
         return np.zeros((0, 2, h, w), np.float32)
     return np.stack(flows).transpose(0, 3, 1, 2).astype(np.float32)
 

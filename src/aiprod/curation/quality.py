@@ -37,10 +37,10 @@ def lighting(grays: np.ndarray) -> dict[str, float]:
     }
 
 
-def complexity(frames: np.ndarray, grays: np.ndarray) -> dict[str, float]:
-    """Edge density (Canny) and the number of colour clusters covering >= 1% of pixels."""
+def complexity(sample: np.ndarray, grays: np.ndarray) -> dict[str, float]:
+    """Edge density (Canny) of the grey frames and the colour clusters (>= 1% of pixels) of
+    one BGR frame."""
     edges = float(np.mean([(cv2.Canny(g, 80, 160) > 0).mean() for g in grays]))
-    sample = frames[len(frames) // 2]
     quantised = (sample // 64).reshape(-1, 3).astype(np.int32)
     codes = quantised[:, 0] * 16 + quantised[:, 1] * 4 + quantised[:, 2]
     shares = np.bincount(codes, minlength=64) / len(codes)

@@ -17,18 +17,30 @@ import pandas as pd  # noqa: E402
 from aiprod.fsutil import atomic_write  # noqa: E402
 from aiprod.video.decode import read_clip  # noqa: E402
 
-HISTOGRAMS = ["motion_p95", "object_motion", "sharpness", "luma_mean", "lighting_change",
-              "flicker", "edge_density", "difficulty", "quality"]
+HISTOGRAMS = [
+    "motion_p95",
+    "object_motion",
+    "sharpness",
+    "luma_mean",
+    "lighting_change",
+    "flicker",
+    "edge_density",
+    "difficulty",
+    "quality",
+]
 THUMBS_PER_PHASE = 8
 
 
 def filter_yield(scores: pd.DataFrame) -> pd.DataFrame:
     """How many clips each rule rejected (a clip may fail several), and the overall yield."""
     kinds = scores["reasons"].str.split("; ").explode().str.split(":").str[0]
-    kinds = kinds[kinds.str.len() > 0].str.replace(r"near-duplicate of .*", "near-duplicate",
-                                                     regex=True)
+    kinds = kinds[kinds.str.len() > 0].str.replace(
+        r"near-duplicate of .*", "near-duplicate", regex=True
+    )
     table = kinds.value_counts().rename_axis("rule").reset_index(name="rejected")
-    total = pd.DataFrame([{"rule": "kept (all rules passed)", "rejected": int(scores["keep"].sum())}])
+    total = pd.DataFrame(
+        [{"rule": "kept (all rules passed)", "rejected": int(scores["keep"].sum())}]
+    )
     return pd.concat([table, total], ignore_index=True)
 
 
@@ -70,33 +82,49 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def write_report(
-    path: Path, scores: pd.DataFrame, curriculum: pd.DataFrame, manifest: pd.DataFrame,
+    path: Path,
+    scores: pd.DataFrame,
+    curriculum: pd.DataFrame,
+    manifest: pd.DataFrame,
     metrics: dict,
 ) -> Path:
     """Write `path`: one self-contained HTML page (images inlined), so DVC tracks one file."""
-    merged = scores.merge(curriculum.drop_duplicates("clip_id")[["clip_id", "difficulty", "quality"]],
-                          on="clip_id", how="left")
+    merged = scores.merge(
+        curriculum.drop_duplicates("clip_id")[["clip_id", "difficulty", "quality"]],
+        on="clip_id",
+        how="left",
+    )
     histograms = _histograms(merged)
     thumbs = _thumbnails(curriculum, manifest)
-    phases = curriculum.groupby(["phase", "role"]).agg(
-        clips=("clip_id", "count"), hours=("duration", lambda d: d.sum() / 3600)).reset_index()
+    phases = (
+        curriculum.groupby(["phase", "role"])
+        .agg(clips=("clip_id", "count"), hours=("duration", lambda d: d.sum() / 3600))
+        .reset_index()
+    )
     rejected = scores.loc[~scores["keep"], ["clip_id", "reasons"]]
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>AIPROD curation</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 8px}img{margin:3px}</style></head><body>",
         "<h1>AIPROD curation report</h1>",
-        "<h2>Metrics</h2>", _table(pd.DataFrame([metrics])),
-        "<h2>Filter yield</h2>", _table(filter_yield(scores)),
-        "<h2>Phases</h2>", _table(phases),
+        "<h2>Metrics</h2>",
+        _table(pd.DataFrame([metrics])),
+        "<h2>Filter yield</h2>",
+        _table(filter_yield(scores)),
+        "<h2>Phases</h2>",
+        _table(phases),
         "<h2>Score histograms</h2>",
         "".join(f"<img src='{uri}' alt='{title}' title='{title}'>" for title, uri in histograms),
         "<h2>Thumbnails by phase</h2>",
     ]
     for phase, names in sorted(thumbs.items()):
         label = "unused (over budget)" if phase == 0 else f"phase {phase}"
-        parts.append(f"<h3>{label}</h3>" + "".join(
-            f"<img src='{uri}' width='128' alt='{clip}' title='{clip}'>" for clip, uri in names))
+        parts.append(
+            f"<h3>{label}</h3>"
+            + "".join(
+                f"<img src='{uri}' width='128' alt='{clip}' title='{clip}'>" for clip, uri in names
+            )
+        )
     parts += ["<h2>Rejected clips</h2>", _table(rejected), "</body></html>"]
     text = "\n".join(parts)
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
@@ -108,5 +136,7 @@ def report_markdown(metrics: dict, scores: pd.DataFrame) -> str:
     lines = ["# Curation", "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in metrics.items()]
     lines += ["", "## Filter yield", "", "| rule | clips |", "| --- | ---: |"]
-    lines += [f"| {html.escape(str(r.rule))} | {r.rejected} |" for r in filter_yield(scores).itertuples()]
+    lines += [
+        f"| {html.escape(str(r.rule))} | {r.rejected} |" for r in filter_yield(scores).itertuples()
+    ]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Score one clip (motion, camera, picture), then judge the whole table (duplicates, keep/reject)."""
+"""Score one clip (motion, camera, picture); judge the whole table (duplicates, keep/reject)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from aiprod.config import ScoreConfig, ThresholdConfig
 from aiprod.curation.camera import camera_motion
 from aiprod.curation.duplicates import find_duplicates, key_frame_hashes
 from aiprod.curation.motion import clip_flow, downsample_flow, motion_stats
-from aiprod.curation.quality import complexity, exposure, lighting, luma, sharpness
+from aiprod.curation.quality import complexity, exposure, lighting, sharpness
 from aiprod.curation.truth import clip_segment
 from aiprod.fsutil import atomic_write
-from aiprod.video.decode import read_clip
+from aiprod.video.decode import read_luma
 
 
 def save_flow(path: Path, flow: np.ndarray) -> None:
@@ -27,9 +27,9 @@ def save_flow(path: Path, flow: np.ndarray) -> None:
 
 def score_clip(row: dict, cfg: ScoreConfig) -> dict:
     """Every per-clip score of one manifest row; writes its low-resolution flow."""
-    frames = read_clip(row["path"])
-    grays = luma(frames)
-    flow = clip_flow(frames, cfg.flow.size, cfg.flow.preset)
+    grays, middle = read_luma(row["path"])
+    flow = clip_flow(grays, cfg.flow.size, cfg.flow.preset, cfg.flow.stride)
+    sampled = grays[:: cfg.flow.stride]
     camera = camera_motion(flow, cfg.camera.still_px, cfg.camera.zoom_rate, cfg.camera.min_inliers)
     motion = motion_stats(flow)
     flow_path = Path(cfg.flow_dir) / f"{row['clip_id']}.npy"
@@ -47,10 +47,10 @@ def score_clip(row: dict, cfg: ScoreConfig) -> dict:
         "camera_dy": camera.dy,
         "camera_zoom": camera.zoom,
         "camera_inliers": camera.inliers,
-        "sharpness": sharpness(grays),
-        **exposure(grays),
+        "sharpness": sharpness(sampled),
+        **exposure(sampled),
         **lighting(grays),
-        **complexity(frames, grays),
+        **complexity(middle, sampled),
         "phash": ",".join(f"{h:016x}" for h in key_frame_hashes(grays)),
         "flow_path": flow_path.as_posix(),
         "true_camera": segment["scene"]["camera"] if segment else None,
@@ -74,7 +74,11 @@ def _reasons(row: pd.Series, rules: ThresholdConfig) -> list[str]:
     if rules.reject_duplicates and row["duplicate_of"]:
         reasons.append(f"near-duplicate of {row['duplicate_of']}")
     aesthetic = row.get("aesthetic")
-    if rules.min_aesthetic is not None and aesthetic is not None and aesthetic < rules.min_aesthetic:
+    if (
+        rules.min_aesthetic is not None
+        and aesthetic is not None
+        and aesthetic < rules.min_aesthetic
+    ):
         reasons.append(f"low aesthetic score {aesthetic:.2f} < {rules.min_aesthetic}")
     return reasons
 
@@ -84,7 +88,7 @@ def judge(scores: pd.DataFrame, cfg: ScoreConfig) -> pd.DataFrame:
     scores = scores.copy()
     hashes = [[int(h, 16) for h in value.split(",")] for value in scores["phash"]]
     duplicates = find_duplicates(list(scores["clip_id"]), hashes, cfg.duplicate_bits)
-    scores["duplicate_of"] = scores["clip_id"].map(duplicates).fillna("")
+    scores["duplicate_of"] = [duplicates.get(clip_id, "") for clip_id in scores["clip_id"]]
     reasons = [_reasons(row, cfg.thresholds) for _, row in scores.iterrows()]
     scores["keep"] = [not r for r in reasons]
     scores["reasons"] = ["; ".join(r) for r in reasons]

@@ -7,8 +7,12 @@ from aiprod.synth.captions import LANGUAGES
 from aiprod.vocabulary import term
 
 CAMERA_TAGS = {
-    "static": "static_shot", "tilt_up": "tilt_up", "tilt_down": "tilt_down",
-    "zoom_in": "zoom_in", "zoom_out": "zoom_out", "complex": "complex_camera",
+    "static": "static_shot",
+    "tilt_up": "tilt_up",
+    "tilt_down": "tilt_down",
+    "zoom_in": "zoom_in",
+    "zoom_out": "zoom_out",
+    "complex": "complex_camera",
 }
 
 

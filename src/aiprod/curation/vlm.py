@@ -29,7 +29,10 @@ class VlmCaptioner:
         """One caption per (H, W, 3) RGB frame."""
         inputs = self.processor(images=list(frames), return_tensors="pt")
         generated = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens)
-        return [text.strip() for text in self.processor.batch_decode(generated, skip_special_tokens=True)]
+        return [
+            text.strip()
+            for text in self.processor.batch_decode(generated, skip_special_tokens=True)
+        ]
 
     def __call__(self, row: dict) -> dict[str, str]:
         clip = read_clip(row["path"])[..., ::-1]  # BGR -> RGB

@@ -23,13 +23,19 @@ def decode_mp4(data: bytes) -> np.ndarray:
 
 
 def to_training_sample(sample: dict) -> dict:
-    """Raw WebDataset fields -> tensors: video (T, C, H, W) float in [-1, 1], flow (T-1, 2, h, w)."""
+    """WebDataset fields -> tensors: video (T, C, H, W) in [-1, 1], flow (pairs, 2, h, w)."""
     frames = decode_mp4(sample["mp4"])
     meta = json.loads(sample["json"])
     video = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     flow = torch.from_numpy(np.load(io.BytesIO(sample["flow.npy"])).astype(np.float32))
-    return {"key": sample["__key__"], "video": video, "flow": flow,
-            "captions": meta["captions"], "tags": meta.get("tags", {}), "meta": meta}
+    return {
+        "key": sample["__key__"],
+        "video": video,
+        "flow": flow,
+        "captions": meta["captions"],
+        "tags": meta.get("tags", {}),
+        "meta": meta,
+    }
 
 
 def split_by_rank(rank: int, world_size: int):  # noqa: ANN201 (a webdataset filter)

@@ -12,8 +12,17 @@ from aiprod.shards.writer import Sample
 
 LINEAGE = ["source", "source_sha256", "start_time", "end_time", "start_frame", "end_frame"]
 CLIP = ["fps", "frames", "width", "height", "duration"]
-SCORES = ["motion_mean", "motion_p95", "object_motion", "camera", "sharpness", "luma_mean",
-          "lighting_change", "flicker", "edge_density"]
+SCORES = [
+    "motion_mean",
+    "motion_p95",
+    "object_motion",
+    "camera",
+    "sharpness",
+    "luma_mean",
+    "lighting_change",
+    "flicker",
+    "edge_density",
+]
 
 
 def phase_members(curriculum: pd.DataFrame, phase: int, seed: int) -> pd.DataFrame:
@@ -37,7 +46,11 @@ def build_samples(
     text = captions.set_index("clip_id")
     samples = []
     for member in members.itertuples(index=False):
-        clip, measured, caption = clips.loc[member.clip_id], score.loc[member.clip_id], text.loc[member.clip_id]
+        clip, measured, caption = (
+            clips.loc[member.clip_id],
+            score.loc[member.clip_id],
+            text.loc[member.clip_id],
+        )
         meta = {
             "clip_id": member.clip_id,
             "phase": int(member.phase),
@@ -45,16 +58,20 @@ def build_samples(
             "difficulty": round(float(member.difficulty), 5),
             "quality": round(float(member.quality), 5),
             "captions": json.loads(caption["captions"]),
-            "tags": {"keys": caption["tags"].split(",") if caption["tags"] else [],
-                     "terms": json.loads(caption["tags_i18n"])},
+            "tags": {
+                "keys": caption["tags"].split(",") if caption["tags"] else [],
+                "terms": json.loads(caption["tags_i18n"]),
+            },
             "scores": {k: _plain(measured[k]) for k in SCORES},
             "lineage": {k: _plain(clip[k]) for k in LINEAGE},
             "clip": {k: _plain(clip[k]) for k in CLIP},
         }
-        samples.append(Sample(
-            key=member.clip_id,
-            mp4=Path(clip["path"]).read_bytes(),
-            meta=meta,
-            flow=np.load(measured["flow_path"]),
-        ))
+        samples.append(
+            Sample(
+                key=member.clip_id,
+                mp4=Path(clip["path"]).read_bytes(),
+                meta=meta,
+                flow=np.load(measured["flow_path"]),
+            )
+        )
     return samples

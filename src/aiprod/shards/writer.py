@@ -67,7 +67,9 @@ def _write_tar(path: Path, samples: list[Sample]) -> None:
     atomic_write(path, write)
 
 
-def write_shards(samples: list[Sample], out_dir: Path, max_count: int, max_bytes: int) -> pd.DataFrame:
+def write_shards(
+    samples: list[Sample], out_dir: Path, max_count: int, max_bytes: int
+) -> pd.DataFrame:
     """Write every shard (atomically), drop stale ones, and write the shard -> keys index."""
     out_dir.mkdir(parents=True, exist_ok=True)
     shards = plan_shards(samples, max_count, max_bytes)

@@ -1,0 +1,108 @@
+"""Tiny randomly initialised models of the real kinds, saved to disk, for offline tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "a",
+    "red",
+    "circle",
+    "moves",
+    "left",
+    "square",
+    "blue",
+    "the",
+    "camera",
+    "pans",
+]
+
+
+def save_tiny_blip(folder: Path) -> Path:
+    """A BLIP captioner (vision + text decoder) a few thousand parameters big."""
+    from transformers import (
+        BertTokenizer,
+        BlipConfig,
+        BlipForConditionalGeneration,
+        BlipImageProcessor,
+        BlipProcessor,
+    )
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(WORDS) + "\n")
+    tokenizer = BertTokenizer(str(vocab), do_lower_case=True)
+    tokenizer.add_special_tokens({"bos_token": "[CLS]", "eos_token": "[SEP]"})
+    processor = BlipProcessor(
+        image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer
+    )
+    config = BlipConfig(
+        vision_config=dict(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=32,
+            patch_size=16,
+        ),
+        text_config=dict(
+            vocab_size=len(WORDS),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=64,
+            bos_token_id=2,
+            sep_token_id=3,
+            pad_token_id=0,
+            eos_token_id=3,
+        ),
+        projection_dim=16,
+    )
+    torch.manual_seed(0)
+    BlipForConditionalGeneration(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_open_clip(folder: Path) -> Path:
+    """An open_clip ViT/transformer CLIP in open_clip's local-dir layout, plus an MLP head."""
+    import open_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model_cfg = {
+        "embed_dim": 16,
+        "vision_cfg": {
+            "image_size": 32,
+            "layers": 1,
+            "width": 32,
+            "patch_size": 16,
+            "head_width": 16,
+        },
+        "text_cfg": {
+            "context_length": 77,
+            "vocab_size": 49408,
+            "width": 32,
+            "heads": 2,
+            "layers": 1,
+        },
+    }
+    (folder / "open_clip_config.json").write_text(
+        json.dumps(
+            {"model_cfg": model_cfg, "preprocess_cfg": {"mean": [0.5] * 3, "std": [0.5] * 3}}
+        )
+    )
+    torch.manual_seed(0)
+    model = open_clip.CLIP(**model_cfg)
+    torch.save(model.state_dict(), folder / "open_clip_pytorch_model.bin")
+    head = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    torch.save(head.state_dict(), folder / "aesthetic_head.pt")
+    return folder
