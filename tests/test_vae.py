@@ -1,0 +1,116 @@
+"""The causal video VAE: shapes, causality (numerically), overfitting one clip."""
+
+import numpy as np
+import pytest
+import torch
+
+from aiprod.nn.vae import VAEConfig, VideoVAE, psnr
+from aiprod.synth.render import render_scene
+from aiprod.synth.world import ObjectSpec, SceneSpec
+
+
+def tiny(spatial=4, temporal=4, channels=None, **kw):
+    levels = {4: 2, 8: 3, 16: 4, 32: 5}[spatial]
+    return VAEConfig(channels=channels or (8,) * levels, spatial_factor=spatial,
+                     temporal_factor=temporal, latent_channels=4, groups=4, attention_heads=2, **kw)
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("spatial,temporal", [(4, 1), (8, 4), (16, 8), (32, 8), (8, 1)])
+def test_shapes_for_any_length(spatial, temporal):
+    torch.manual_seed(0)
+    vae = VideoVAE(tiny(spatial, temporal)).eval()
+    for k in (0, 1, 2):
+        frames = 1 + k * temporal
+        video = torch.randn(1, 3, frames, 32, 32)
+        mean, logvar = vae.encode(video)
+        assert mean.shape == (1, 4, 1 + k, 32 // spatial, 32 // spatial) == logvar.shape
+        assert vae.decode(mean).shape == video.shape
+
+
+@pytest.mark.quick
+def test_bad_lengths_and_sizes_are_refused():
+    vae = VideoVAE(tiny(4, 4))
+    with pytest.raises(ValueError, match="1 \\+ k \\* 4 frames"):
+        vae.encode(torch.randn(1, 3, 4, 32, 32))
+    with pytest.raises(ValueError, match="multiples of 4"):
+        vae.encode(torch.randn(1, 3, 5, 30, 32))
+    with pytest.raises(ValueError, match="power of 2"):
+        VAEConfig(spatial_factor=6)
+
+
+@pytest.mark.quick
+def test_a_still_image_encodes_alone():
+    torch.manual_seed(0)
+    vae = VideoVAE(tiny(8, 4)).eval()
+    video = torch.randn(1, 3, 9, 32, 32)
+    alone, _ = vae.encode(video[:, :, :1])
+    within, _ = vae.encode(video)
+    torch.testing.assert_close(alone[:, :, 0], within[:, :, 0])
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("attention", [True, False])
+def test_causality(attention):
+    """Changing input frame t changes no latent whose frames end before t, and changing
+    latent j changes no decoded frame before j's first frame."""
+    torch.manual_seed(0)
+    vae = VideoVAE(tiny(8, 4, attention=attention, attention_stride=2)).eval()
+    video = torch.randn(1, 3, 13, 32, 32)
+    with torch.no_grad():
+        base, _ = vae.encode(video)
+        for t in (5, 9, 12):
+            changed = video.clone()
+            changed[:, :, t] += 1.0
+            latent, _ = vae.encode(changed)
+            last_unaffected = (t - 1) // 4  # latent j covers frames 4j-3 .. 4j (j >= 1)
+            torch.testing.assert_close(latent[:, :, : last_unaffected + 1],
+                                       base[:, :, : last_unaffected + 1])
+            assert not torch.allclose(latent[:, :, last_unaffected + 1], base[:, :, last_unaffected + 1])
+        decoded = vae.decode(base)
+        for j in (1, 2, 3):
+            changed = base.clone()
+            changed[:, :, j] += 1.0
+            out = vae.decode(changed)
+            first = 1 + (j - 1) * 4
+            torch.testing.assert_close(out[:, :, :first], decoded[:, :, :first])
+            assert not torch.allclose(out[:, :, first], decoded[:, :, first])
+
+
+@pytest.mark.quick
+def test_tiled_decode_matches_shape_and_stays_close():
+    torch.manual_seed(0)
+    vae = VideoVAE(tiny(4, 4)).eval()
+    latent = torch.randn(1, 4, 2, 24, 24)
+    with torch.no_grad():
+        whole = vae.decode(latent)
+        tiled = vae.decode_tiled(latent, tile=12, overlap=4)
+    assert tiled.shape == whole.shape
+    assert (tiled - whole).abs().mean() < 0.25 * whole.abs().mean()
+    assert vae.compression_ratio() == 3 * 16 * 4 / 4
+
+
+def test_tiny_vae_overfits_one_clip_to_30_db():
+    spec = SceneSpec(objects=(ObjectSpec("square", "red", "large", "linear", "right"),),
+                     background="gradient", background_colour="sky", camera="static",
+                     lighting="steady", occlusion=False, seed=1)
+    frames, _ = render_scene(spec, 9, 32)
+    video = torch.from_numpy(np.stack(frames)[..., ::-1].copy()).permute(3, 0, 1, 2)[None]
+    video = video.float() / 127.5 - 1
+    torch.manual_seed(0)
+    vae = VideoVAE(VAEConfig(channels=(16, 32), spatial_factor=4, temporal_factor=4,
+                             latent_channels=8, groups=4, attention_heads=2))
+    optimiser = torch.optim.Adam(vae.parameters(), lr=5e-3)
+    generator = torch.Generator().manual_seed(0)
+    best = 0.0
+    for step in range(600):
+        loss = vae(video, generator=generator).losses["loss"]
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if step % 25 == 24:
+            with torch.no_grad():
+                best = max(best, psnr(vae.decode(vae.encode(video)[0]), video))
+            if best >= 30.0:
+                break
+    assert best >= 30.0, f"PSNR {best:.2f} dB"
