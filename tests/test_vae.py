@@ -11,8 +11,15 @@ from aiprod.synth.world import ObjectSpec, SceneSpec
 
 def tiny(spatial=4, temporal=4, channels=None, **kw):
     levels = {4: 2, 8: 3, 16: 4, 32: 5}[spatial]
-    return VAEConfig(channels=channels or (8,) * levels, spatial_factor=spatial,
-                     temporal_factor=temporal, latent_channels=4, groups=4, attention_heads=2, **kw)
+    return VAEConfig(
+        channels=channels or (8,) * levels,
+        spatial_factor=spatial,
+        temporal_factor=temporal,
+        latent_channels=4,
+        groups=4,
+        attention_heads=2,
+        **kw,
+    )
 
 
 @pytest.mark.quick
@@ -64,9 +71,12 @@ def test_causality(attention):
             changed[:, :, t] += 1.0
             latent, _ = vae.encode(changed)
             last_unaffected = (t - 1) // 4  # latent j covers frames 4j-3 .. 4j (j >= 1)
-            torch.testing.assert_close(latent[:, :, : last_unaffected + 1],
-                                       base[:, :, : last_unaffected + 1])
-            assert not torch.allclose(latent[:, :, last_unaffected + 1], base[:, :, last_unaffected + 1])
+            torch.testing.assert_close(
+                latent[:, :, : last_unaffected + 1], base[:, :, : last_unaffected + 1]
+            )
+            assert not torch.allclose(
+                latent[:, :, last_unaffected + 1], base[:, :, last_unaffected + 1]
+            )
         decoded = vae.decode(base)
         for j in (1, 2, 3):
             changed = base.clone()
@@ -91,15 +101,29 @@ def test_tiled_decode_matches_shape_and_stays_close():
 
 
 def test_tiny_vae_overfits_one_clip_to_30_db():
-    spec = SceneSpec(objects=(ObjectSpec("square", "red", "large", "linear", "right"),),
-                     background="gradient", background_colour="sky", camera="static",
-                     lighting="steady", occlusion=False, seed=1)
+    spec = SceneSpec(
+        objects=(ObjectSpec("square", "red", "large", "linear", "right"),),
+        background="gradient",
+        background_colour="sky",
+        camera="static",
+        lighting="steady",
+        occlusion=False,
+        seed=1,
+    )
     frames, _ = render_scene(spec, 9, 32)
     video = torch.from_numpy(np.stack(frames)[..., ::-1].copy()).permute(3, 0, 1, 2)[None]
     video = video.float() / 127.5 - 1
     torch.manual_seed(0)
-    vae = VideoVAE(VAEConfig(channels=(16, 32), spatial_factor=4, temporal_factor=4,
-                             latent_channels=8, groups=4, attention_heads=2))
+    vae = VideoVAE(
+        VAEConfig(
+            channels=(16, 32),
+            spatial_factor=4,
+            temporal_factor=4,
+            latent_channels=8,
+            groups=4,
+            attention_heads=2,
+        )
+    )
     optimiser = torch.optim.Adam(vae.parameters(), lr=5e-3)
     generator = torch.Generator().manual_seed(0)
     best = 0.0

@@ -106,3 +106,44 @@ def save_tiny_open_clip(folder: Path) -> Path:
     head = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
     torch.save(head.state_dict(), folder / "aesthetic_head.pt")
     return folder
+
+
+def save_tiny_bert(folder: Path) -> Path:
+    """A tiny multilingual-style BERT encoder + WordPiece tokenizer, random weights."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = folder / "vocab.txt"
+    pieces = WORDS + [
+        "pan",
+        "##s",
+        "zoom",
+        "in",
+        "out",
+        "tilt",
+        "up",
+        "down",
+        "slow",
+        "fast",
+        "motion",
+        "static",
+        "shot",
+        "light",
+        "low",
+        "flick",
+        "##er",
+        "##ing",
+    ]
+    vocab.write_text("\n".join(pieces) + "\n")
+    BertTokenizer(str(vocab), do_lower_case=False).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(pieces),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(folder)
+    return folder

@@ -290,6 +290,22 @@ class ShardConfig(_Section):
     seed: int = Field(ge=0)
 
 
+class ModelConfig(_Section):
+    """Which named model size to build (see aiprod.nn.presets)."""
+
+    preset: Literal["tiny", "small", "medium", "full"]
+    text_encoder: Literal["bytes", "hf"] = "bytes"
+    text_encoder_path: str = ""
+    conv: Literal["separable", "full", "cudnn"] = "separable"
+
+    @field_validator("text_encoder_path")
+    @classmethod
+    def _path_for_hf(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("text_encoder") == "hf" and not value:
+            raise ValueError("must name a local Hugging Face encoder folder when text_encoder: hf")
+        return value
+
+
 class AiprodConfig(_Section):
     """All of `params.yaml`: one section per DVC stage."""
 
@@ -299,6 +315,7 @@ class AiprodConfig(_Section):
     caption: CaptionConfig
     curriculum: CurriculumConfig
     shards: ShardConfig
+    model: ModelConfig
 
 
 def _format_errors(error: ValidationError, source: str) -> str:

@@ -40,8 +40,10 @@ class BackboneConfig:
         """'A' (attention) or 'C' (convolution) for each block, in order."""
         if self.layout:
             if sorted(self.layout) != sorted("A" * self.attention_blocks + "C" * self.conv_blocks):
-                raise ValueError(f"layout {self.layout!r} does not hold {self.attention_blocks} A "
-                                 f"and {self.conv_blocks} C")
+                raise ValueError(
+                    f"layout {self.layout!r} does not hold {self.attention_blocks} A "
+                    f"and {self.conv_blocks} C"
+                )
             return list(self.layout)
         total = self.attention_blocks + self.conv_blocks
         convs = {int((k + 0.5) * total / self.conv_blocks) for k in range(self.conv_blocks)}
@@ -74,7 +76,8 @@ class HybridBackbone(nn.Module):
         self.null_text = nn.Parameter(torch.randn(1, 1, cfg.text_width) * 0.02)
         self.flow = FlowEncoder(width, cfg.flow_hidden)
         self.blocks = nn.ModuleList(
-            AttentionBlock(width, cfg.heads, cfg.mlp_ratio) if kind == "A"
+            AttentionBlock(width, cfg.heads, cfg.mlp_ratio)
+            if kind == "A"
             else ConvBlock(width, cfg.mlp_ratio, cfg.conv)
             for kind in cfg.kinds()
         )
@@ -110,11 +113,12 @@ class HybridBackbone(nn.Module):
 
     def positions(self, grid: tuple[int, int, int]) -> torch.Tensor:
         t, h, w = grid
-        pos = (self.pos_t[:t, None, None] + self.pos_h[None, :h, None] + self.pos_w[None, None, :w])
+        pos = self.pos_t[:t, None, None] + self.pos_h[None, :h, None] + self.pos_w[None, None, :w]
         return pos.reshape(1, t * h * w, -1)
 
-    def condition_text(self, text: torch.Tensor, mask: torch.Tensor,
-                       drop: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def condition_text(
+        self, text: torch.Tensor, mask: torch.Tensor, drop: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Replace the text of rows in `drop` by the learned null text (one real token)."""
         if drop is None or not bool(drop.any()):
             return text, mask
@@ -124,9 +128,16 @@ class HybridBackbone(nn.Module):
         keep = ~drop[:, None]
         return torch.where(keep[..., None], text, null), torch.where(keep, mask, null_mask)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor,
-                flow: torch.Tensor | None = None, drop_text: torch.Tensor | None = None,
-                drop_flow: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        flow: torch.Tensor | None = None,
+        drop_text: torch.Tensor | None = None,
+        drop_flow: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         grid = self.grid(x.shape)
         tokens = self.embed(self.patchify(x)) + self.positions(grid)  # (B, N, D)
         if flow is not None:

@@ -22,8 +22,9 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 class Mlp(nn.Sequential):
     def __init__(self, width: int, ratio: float) -> None:
         hidden = int(width * ratio)
-        super().__init__(nn.Linear(width, hidden), nn.GELU(approximate="tanh"),
-                         nn.Linear(hidden, width))
+        super().__init__(
+            nn.Linear(width, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, width)
+        )
 
 
 def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -63,8 +64,14 @@ class AttentionBlock(nn.Module):
         self.mlp = Mlp(width, mlp_ratio)
         self.ada = AdaLN(width)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor,
-                grid: tuple[int, int, int]) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        c: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        grid: tuple[int, int, int],
+    ) -> torch.Tensor:
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c)
         q, k, v = self.qkv(modulate(self.norm1(x), shift1, scale1)).chunk(3, dim=-1)
         attended = F.scaled_dot_product_attention(*(_heads(z, self.heads) for z in (q, k, v)))
@@ -95,8 +102,11 @@ class SeparableDepthwise3d(nn.Module):
         padded = F.pad(x, (0, 0, 0, 0, 0, 0, 1, 1))  # time
         x = sum(padded[:, k : k + t] * self.temporal[k] for k in range(3))
         padded = F.pad(x, (0, 0, 1, 1, 1, 1))  # height and width
-        x = sum(padded[:, :, i : i + h, j : j + w] * self.spatial[i, j]
-                for i in range(3) for j in range(3))
+        x = sum(
+            padded[:, :, i : i + h, j : j + w] * self.spatial[i, j]
+            for i in range(3)
+            for j in range(3)
+        )
         return x + self.bias
 
 
@@ -113,8 +123,12 @@ class FullDepthwise3d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _, t, h, w, _ = x.shape
         padded = F.pad(x, (0, 0, 1, 1, 1, 1, 1, 1))
-        out = sum(padded[:, a : a + t, i : i + h, j : j + w] * self.weight[a, i, j]
-                  for a in range(3) for i in range(3) for j in range(3))
+        out = sum(
+            padded[:, a : a + t, i : i + h, j : j + w] * self.weight[a, i, j]
+            for a in range(3)
+            for i in range(3)
+            for j in range(3)
+        )
         return out + self.bias
 
 
@@ -140,10 +154,18 @@ class ConvBlock(nn.Module):
         self.mlp = Mlp(width, mlp_ratio)
         self.ada = AdaLN(width)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor,
-                grid: tuple[int, int, int]) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        c: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        grid: tuple[int, int, int],
+    ) -> torch.Tensor:
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c)
         b, n, d = x.shape
-        local = self.conv(modulate(self.norm1(x), shift1, scale1).view(b, *grid, d)).reshape(b, n, d)
+        local = self.conv(modulate(self.norm1(x), shift1, scale1).view(b, *grid, d)).reshape(
+            b, n, d
+        )
         x = x + gate1.unsqueeze(1) * local
         return x + gate2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift2, scale2))

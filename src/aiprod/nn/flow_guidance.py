@@ -20,8 +20,10 @@ class FlowEncoder(nn.Module):
     def __init__(self, width: int, hidden: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv3d(2, hidden, 3, padding=1), nn.SiLU(),
-            nn.Conv3d(hidden, hidden, 3, padding=1), nn.SiLU(),
+            nn.Conv3d(2, hidden, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv3d(hidden, hidden, 3, padding=1),
+            nn.SiLU(),
             nn.Conv3d(hidden, width, 1),
         )
         nn.init.zeros_(self.net[-1].weight)

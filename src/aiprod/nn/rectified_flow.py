@@ -15,8 +15,13 @@ from aiprod.nn.backbone import HybridBackbone
 from aiprod.nn.flow_guidance import blend
 
 
-def logit_normal(n: int, generator: torch.Generator | None, mean: float = 0.0, std: float = 1.0,
-                 device: torch.device | str = "cpu") -> torch.Tensor:
+def logit_normal(
+    n: int,
+    generator: torch.Generator | None,
+    mean: float = 0.0,
+    std: float = 1.0,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """Timesteps concentrated mid-way, where the velocity is hardest to predict (SD3)."""
     return torch.sigmoid(mean + std * torch.randn(n, generator=generator, device=device))
 
@@ -29,33 +34,54 @@ class Batch:
     flow: torch.Tensor | None = None  # (B, 2, P, h, w)
 
 
-def per_sample_loss(model: HybridBackbone, batch: Batch, t: torch.Tensor, noise: torch.Tensor,
-                    drop_text: torch.Tensor | None = None,
-                    drop_flow: torch.Tensor | None = None) -> torch.Tensor:
+def per_sample_loss(
+    model: HybridBackbone,
+    batch: Batch,
+    t: torch.Tensor,
+    noise: torch.Tensor,
+    drop_text: torch.Tensor | None = None,
+    drop_flow: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Velocity MSE of each sample at given timesteps and noise: (B,). Also used for mining."""
     x0 = batch.latents
     tt = t.view(-1, 1, 1, 1, 1).to(x0.dtype)
     noisy = (1 - tt) * x0 + tt * noise
     velocity = model(noisy, t, batch.text, batch.text_mask, batch.flow, drop_text, drop_flow)
-    return F.mse_loss(velocity.float(), (noise - x0).float(), reduction="none").mean(dim=(1, 2, 3, 4))
+    return F.mse_loss(velocity.float(), (noise - x0).float(), reduction="none").mean(
+        dim=(1, 2, 3, 4)
+    )
 
 
-def training_loss(model: HybridBackbone, batch: Batch, generator: torch.Generator,
-                  text_dropout: float = 0.1, flow_dropout: float = 0.3) -> torch.Tensor:
+def training_loss(
+    model: HybridBackbone,
+    batch: Batch,
+    generator: torch.Generator,
+    text_dropout: float = 0.1,
+    flow_dropout: float = 0.3,
+) -> torch.Tensor:
     """Mean loss over the batch with logit-normal t and random text/flow dropout."""
     b, device = batch.latents.shape[0], batch.latents.device
     t = logit_normal(b, generator, device=device)
-    noise = torch.randn(batch.latents.shape, generator=generator, device=device,
-                        dtype=batch.latents.dtype)
+    noise = torch.randn(
+        batch.latents.shape, generator=generator, device=device, dtype=batch.latents.dtype
+    )
     drop_text = torch.rand(b, generator=generator, device=device) < text_dropout
     drop_flow = torch.rand(b, generator=generator, device=device) < flow_dropout
     return per_sample_loss(model, batch, t, noise, drop_text, drop_flow).mean()
 
 
 @torch.no_grad()
-def sample(model: HybridBackbone, shape: tuple[int, ...], text: torch.Tensor, text_mask: torch.Tensor,
-           steps: int = 20, cfg: float = 4.0, flow: torch.Tensor | None = None,
-           guidance_strength: float = 0.0, seed: int = 0) -> torch.Tensor:
+def sample(
+    model: HybridBackbone,
+    shape: tuple[int, ...],
+    text: torch.Tensor,
+    text_mask: torch.Tensor,
+    steps: int = 20,
+    cfg: float = 4.0,
+    flow: torch.Tensor | None = None,
+    guidance_strength: float = 0.0,
+    seed: int = 0,
+) -> torch.Tensor:
     """Euler integration from noise to latents, deterministic in `seed`.
 
     v = v_null + cfg * (v_text - v_null), where v_text blends the flow-free and flow-guided
@@ -79,8 +105,15 @@ def sample(model: HybridBackbone, shape: tuple[int, ...], text: torch.Tensor, te
     return x
 
 
-def velocity(model: HybridBackbone, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor,
-             text_mask: torch.Tensor, flow: torch.Tensor | None, strength: float) -> torch.Tensor:
+def velocity(
+    model: HybridBackbone,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    text: torch.Tensor,
+    text_mask: torch.Tensor,
+    flow: torch.Tensor | None,
+    strength: float,
+) -> torch.Tensor:
     """The text-conditioned velocity with the flow blended in at `strength`."""
     v_no_flow = model(x, t, text, text_mask, None)
     if flow is None or strength == 0.0:

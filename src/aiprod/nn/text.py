@@ -15,7 +15,6 @@ import re
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from aiprod.vocabulary import video_terms
@@ -84,8 +83,15 @@ class ByteTextEncoder(nn.Module):
         self.width = cfg.width
         self.embed = nn.Embedding(self.tokenizer.vocab_size, cfg.width)
         self.position = nn.Parameter(torch.zeros(1, cfg.max_length, cfg.width))
-        layer = nn.TransformerEncoderLayer(cfg.width, cfg.heads, 4 * cfg.width, cfg.dropout,
-                                           activation="gelu", batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            cfg.width,
+            cfg.heads,
+            4 * cfg.width,
+            cfg.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
         self.layers = nn.TransformerEncoder(layer, cfg.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.width)
         nn.init.normal_(self.embed.weight, std=0.02)
@@ -102,8 +108,9 @@ class ByteTextEncoder(nn.Module):
 class HFTextEncoder(nn.Module):
     """A frozen local Hugging Face encoder with the vocabulary added, projected to `width`."""
 
-    def __init__(self, path: str, width: int, max_length: int = 128,
-                 terms: list[str] | None = None) -> None:
+    def __init__(
+        self, path: str, width: int, max_length: int = 128, terms: list[str] | None = None
+    ) -> None:
         super().__init__()
         from transformers import AddedToken, AutoModel, AutoTokenizer
 
@@ -113,7 +120,9 @@ class HFTextEncoder(nn.Module):
             model = model.get_encoder()  # T5 family: the encoder alone
         terms = terms if terms is not None else vocabulary_terms()
         old = {t: self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in terms}
-        self.tokenizer.add_tokens([AddedToken(t, normalized=False, single_word=False) for t in terms])
+        self.tokenizer.add_tokens(
+            [AddedToken(t, normalized=False, single_word=False) for t in terms]
+        )
         model.resize_token_embeddings(len(self.tokenizer))
         table = model.get_input_embeddings().weight
         with torch.no_grad():
@@ -132,11 +141,13 @@ class HFTextEncoder(nn.Module):
         return self
 
     def forward(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                               return_tensors="pt").to(self.project.weight.device)
+        batch = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.project.weight.device)
         with torch.no_grad():
-            hidden = self.model(input_ids=batch["input_ids"],
-                                attention_mask=batch["attention_mask"]).last_hidden_state
+            hidden = self.model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).last_hidden_state
         return self.project(hidden), batch["attention_mask"].bool()
 
 
@@ -144,7 +155,3 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over real tokens: (B, L, D), (B, L) -> (B, D)."""
     weights = mask.to(tokens.dtype).unsqueeze(-1)
     return (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0)
-
-
-def token_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return F.cosine_similarity(a, b, dim=-1)

@@ -38,7 +38,9 @@ class VAEConfig:
         if self.temporal_factor not in (1, 2, 4, 8):
             raise ValueError(f"temporal_factor must be 1, 2, 4 or 8, got {self.temporal_factor}")
         if len(self.channels) != levels:
-            raise ValueError(f"channels needs {levels} entries for spatial_factor {self.spatial_factor}")
+            raise ValueError(
+                f"channels needs {levels} entries for spatial_factor {self.spatial_factor}"
+            )
         if int(math.log2(self.temporal_factor)) > levels:
             raise ValueError("temporal_factor cannot exceed spatial_factor")
 
@@ -55,8 +57,14 @@ class VAEConfig:
 class CausalConv3d(nn.Module):
     """3D convolution padded on the past side in time (replicating the first frame)."""
 
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int, int] = (3, 3, 3),
-                 stride: tuple[int, int, int] = (1, 1, 1), time_pad: int | None = None) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: tuple[int, int, int] = (3, 3, 3),
+        stride: tuple[int, int, int] = (1, 1, 1),
+        time_pad: int | None = None,
+    ) -> None:
         super().__init__()
         self.time_pad = kernel[0] - 1 if time_pad is None else time_pad
         self.space_pad = (kernel[2] // 2, kernel[2] // 2, kernel[1] // 2, kernel[1] // 2)
@@ -130,7 +138,9 @@ class Downsample(nn.Module):
         # kernel 3, stride 2, one frame of past padding: window j covers frames 2j-1 .. 2j+1,
         # so it ends on frame 2j+1 and group j = frames {2j, 2j+1} never sees a later frame
         self.time_conv = (
-            CausalConv3d(channels, channels, (3, 1, 1), stride=(2, 1, 1), time_pad=1) if time else None
+            CausalConv3d(channels, channels, (3, 1, 1), stride=(2, 1, 1), time_pad=1)
+            if time
+            else None
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -153,8 +163,13 @@ class Upsample(nn.Module):
         if self.time and x.shape[2] > 1:
             x = torch.cat([x[:, :, :1], x[:, :, 1:].repeat_interleave(2, dim=2)], dim=2)
         b, c, t, h, w = x.shape
-        x = F.interpolate(x.transpose(1, 2).reshape(b * t, c, h, w), scale_factor=2.0,
-                          mode="nearest").reshape(b, t, c, 2 * h, 2 * w).transpose(1, 2)
+        x = (
+            F.interpolate(
+                x.transpose(1, 2).reshape(b * t, c, h, w), scale_factor=2.0, mode="nearest"
+            )
+            .reshape(b, t, c, 2 * h, 2 * w)
+            .transpose(1, 2)
+        )
         return self.conv(x)
 
 
@@ -169,7 +184,9 @@ class Encoder(nn.Module):
                 layers.append(ResBlock(cin, cout, cfg.groups))
                 cin = cout
             if cfg.attention and 0 < level:
-                layers.append(TemporalAttention(cout, cfg.attention_heads, cfg.attention_stride, cfg.groups))
+                layers.append(
+                    TemporalAttention(cout, cfg.attention_heads, cfg.attention_stride, cfg.groups)
+                )
             layers.append(Downsample(cout, time))
         self.layers = nn.Sequential(*layers)
         self.mid = ResBlock(cin, cin, cfg.groups)
@@ -197,7 +214,9 @@ class Decoder(nn.Module):
                 layers.append(ResBlock(cin, cout, cfg.groups))
                 cin = cout
             if cfg.attention and 0 < level:
-                layers.append(TemporalAttention(cout, cfg.attention_heads, cfg.attention_stride, cfg.groups))
+                layers.append(
+                    TemporalAttention(cout, cfg.attention_heads, cfg.attention_stride, cfg.groups)
+                )
         self.layers = nn.Sequential(*layers)
         self.norm = nn.GroupNorm(min(cfg.groups, cin), cin)
         self.head = CausalConv3d(cin, cfg.in_channels)
@@ -248,22 +267,46 @@ class VideoVAE(nn.Module):
         if h <= tile and w <= tile:
             return self.decode(latent)
         s = self.cfg.spatial_factor
-        out = torch.zeros(latent.shape[0], self.cfg.in_channels, 1 + (t - 1) * self.cfg.temporal_factor,
-                          h * s, w * s, dtype=latent.dtype, device=latent.device)
+        out = torch.zeros(
+            latent.shape[0],
+            self.cfg.in_channels,
+            1 + (t - 1) * self.cfg.temporal_factor,
+            h * s,
+            w * s,
+            dtype=latent.dtype,
+            device=latent.device,
+        )
         weight = torch.zeros_like(out[:, :1])
         step = tile - overlap
         for top in range(0, max(h - overlap, 1), step):
             for left in range(0, max(w - overlap, 1), step):
                 piece = latent[..., top : top + tile, left : left + tile]
                 decoded = self.decode(piece)
-                ramp = _blend_ramp(piece.shape[3], piece.shape[4], overlap, s, top > 0, left > 0,
-                                   top + tile < h, left + tile < w).to(decoded)
-                out[..., top * s : top * s + decoded.shape[3], left * s : left * s + decoded.shape[4]] += decoded * ramp
-                weight[..., top * s : top * s + decoded.shape[3], left * s : left * s + decoded.shape[4]] += ramp
+                ramp = _blend_ramp(
+                    piece.shape[3],
+                    piece.shape[4],
+                    overlap,
+                    s,
+                    top > 0,
+                    left > 0,
+                    top + tile < h,
+                    left + tile < w,
+                ).to(decoded)
+                out[
+                    ...,
+                    top * s : top * s + decoded.shape[3],
+                    left * s : left * s + decoded.shape[4],
+                ] += decoded * ramp
+                weight[
+                    ...,
+                    top * s : top * s + decoded.shape[3],
+                    left * s : left * s + decoded.shape[4],
+                ] += ramp
         return out / weight.clamp_min(1e-6)
 
-    def forward(self, video: torch.Tensor, kl_weight: float = 1e-6,
-                generator: torch.Generator | None = None) -> VAEOutput:
+    def forward(
+        self, video: torch.Tensor, kl_weight: float = 1e-6, generator: torch.Generator | None = None
+    ) -> VAEOutput:
         mean, logvar = self.encode(video)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         latent = mean + torch.exp(0.5 * logvar) * noise
@@ -279,9 +322,11 @@ class VideoVAE(nn.Module):
         return c.in_channels * c.spatial_factor**2 * c.temporal_factor / c.latent_channels
 
 
-def _blend_ramp(h: int, w: int, overlap: int, scale: int, top: bool, left: bool, bottom: bool,
-                right: bool) -> torch.Tensor:
+def _blend_ramp(
+    h: int, w: int, overlap: int, scale: int, top: bool, left: bool, bottom: bool, right: bool
+) -> torch.Tensor:
     """A (1, 1, 1, H, W) weight rising linearly across overlaps shared with a neighbour."""
+
     def axis(n: int, start: bool, end: bool) -> torch.Tensor:
         ramp = torch.ones(n * scale)
         width = overlap * scale

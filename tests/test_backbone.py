@@ -1,0 +1,175 @@
+"""Hybrid backbone, flow guidance and rectified flow on tiny models (CPU)."""
+
+import pytest
+import torch
+
+from aiprod.nn.backbone import BackboneConfig, HybridBackbone
+from aiprod.nn.blocks import CudnnDepthwise3d, FullDepthwise3d, SeparableDepthwise3d
+from aiprod.nn.rectified_flow import Batch, per_sample_loss, sample, training_loss, velocity
+
+CFG = BackboneConfig(
+    latent_channels=4,
+    width=32,
+    heads=4,
+    attention_blocks=2,
+    conv_blocks=2,
+    text_width=16,
+    flow_hidden=8,
+    max_grid=(8, 16, 16),
+)
+
+
+def batch(seed=0, b=2):
+    g = torch.Generator().manual_seed(seed)
+    return Batch(
+        latents=torch.randn(b, 4, 3, 8, 8, generator=g),
+        text=torch.randn(b, 5, 16, generator=g),
+        text_mask=torch.tensor([[True] * 5, [True] * 3 + [False] * 2])[:b],
+        flow=torch.randn(b, 2, 2, 16, 16, generator=g),
+    )
+
+
+@pytest.mark.quick
+def test_layout_and_shapes():
+    assert BackboneConfig(attention_blocks=30, conv_blocks=18).kinds().count("C") == 18
+    assert BackboneConfig(attention_blocks=2, conv_blocks=1, layout="CAA").kinds() == [
+        "C",
+        "A",
+        "A",
+    ]
+    with pytest.raises(ValueError, match="does not hold"):
+        BackboneConfig(attention_blocks=2, conv_blocks=1, layout="CCA").kinds()
+    model = HybridBackbone(CFG)
+    data = batch()
+    out = model(data.latents, torch.rand(2), data.text, data.text_mask, data.flow)
+    assert out.shape == data.latents.shape
+    with pytest.raises(ValueError, match="not divisible by patch"):
+        model(torch.randn(1, 4, 3, 7, 8), torch.rand(1), data.text[:1], data.text_mask[:1])
+
+
+@pytest.mark.quick
+def test_depthwise_variants_agree():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 6, 8)
+    full, cudnn, separable = FullDepthwise3d(8), CudnnDepthwise3d(8), SeparableDepthwise3d(8)
+    with torch.no_grad():
+        cudnn.weight.copy_(full.weight.permute(3, 0, 1, 2)[:, None])
+        cudnn.bias.copy_(full.bias)
+        outer = separable.temporal[:, None, None] * separable.spatial[None]  # rank-1 3D kernel
+        full.weight.copy_(outer)
+        cudnn.weight.copy_(outer.permute(3, 0, 1, 2)[:, None])
+    torch.testing.assert_close(full(x), cudnn(x), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(full(x), separable(x), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.quick
+def test_every_parameter_receives_a_gradient():
+    torch.manual_seed(0)
+    model = HybridBackbone(CFG)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = batch()
+    t, noise = torch.tensor([0.3, 0.7]), torch.randn_like(data.latents)
+    for _ in range(3):  # adaLN-zero gates start at 0: a few steps open every path
+        loss = per_sample_loss(
+            model,
+            data,
+            t,
+            noise,
+            drop_text=torch.tensor([True, False]),
+            drop_flow=torch.tensor([False, True]),
+        ).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert missing == []
+
+
+@pytest.mark.quick
+def test_gradient_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    plain = HybridBackbone(CFG)
+    checked = HybridBackbone(BackboneConfig(**{**CFG.__dict__, "gradient_checkpointing": True}))
+    checked.load_state_dict(plain.state_dict())
+    for model in (plain, checked):
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=0.05)  # open the zero-initialised gates
+    checked.load_state_dict(plain.state_dict())
+    data = batch()
+    t, noise = torch.tensor([0.3, 0.7]), torch.randn_like(data.latents)
+    for model in (plain, checked):
+        per_sample_loss(model.train(), data, t, noise).mean().backward()
+    for (name, a), (_, b) in zip(plain.named_parameters(), checked.named_parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+
+
+@pytest.mark.quick
+def test_flow_guidance_strength_zero_and_one():
+    torch.manual_seed(0)
+    model = HybridBackbone(CFG).eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.05)  # a "trained" model that uses the flow
+    data = batch()
+    x, t = torch.randn_like(data.latents), torch.tensor([0.5, 0.5])
+    with torch.no_grad():
+        no_flow = model(x, t, data.text, data.text_mask, None)
+        with_flow = model(x, t, data.text, data.text_mask, data.flow)
+        assert not torch.allclose(no_flow, with_flow)
+        assert torch.equal(
+            velocity(model, x, t, data.text, data.text_mask, data.flow, 0.0), no_flow
+        )
+        torch.testing.assert_close(
+            velocity(model, x, t, data.text, data.text_mask, data.flow, 1.0), with_flow
+        )
+        half = velocity(model, x, t, data.text, data.text_mask, data.flow, 0.5)
+        torch.testing.assert_close(half, (no_flow + with_flow) / 2)
+        dropped = model(
+            x, t, data.text, data.text_mask, data.flow, drop_flow=torch.tensor([True, True])
+        )
+        torch.testing.assert_close(dropped, no_flow)
+    with pytest.raises(ValueError, match="guidance_strength"):
+        velocity(model, x, t, data.text, data.text_mask, data.flow, 1.5)
+
+
+def test_tiny_backbone_overfits_one_batch():
+    torch.manual_seed(0)
+    model = HybridBackbone(CFG)
+    optimiser = torch.optim.Adam(model.parameters(), lr=2e-3)
+    data = batch()
+    t, noise = torch.tensor([0.3, 0.7]), torch.randn_like(data.latents)
+    losses = []
+    for _ in range(300):
+        loss = per_sample_loss(model, data, t, noise).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
+    generator = torch.Generator().manual_seed(0)
+    assert torch.isfinite(training_loss(model, data, generator))
+
+
+@pytest.mark.quick
+def test_sampling_is_reproducible_from_the_seed():
+    torch.manual_seed(0)
+    model = HybridBackbone(CFG).eval()
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    data = batch()
+    shape = tuple(data.latents.shape)
+    def run(seed):
+        return sample(
+            model,
+            shape,
+            data.text,
+            data.text_mask,
+            steps=3,
+            cfg=3.0,
+            flow=data.flow,
+            guidance_strength=0.5,
+            seed=seed,
+        )
+    assert torch.equal(run(1), run(1))
+    assert not torch.allclose(run(1), run(2))
+    with pytest.raises(ValueError, match="steps"):
+        sample(model, shape, data.text, data.text_mask, steps=0)

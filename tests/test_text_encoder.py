@@ -1,0 +1,61 @@
+"""Text encoders: every video term is one token in every language, in both backends."""
+
+import pytest
+import torch
+from tiny_models import save_tiny_bert
+
+from aiprod.nn.text import ByteTextConfig, ByteTextEncoder, ByteTokenizer, HFTextEncoder
+from aiprod.synth.captions import LANGUAGES
+from aiprod.vocabulary import video_terms
+
+pytestmark = pytest.mark.quick
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_byte_tokenizer_makes_each_term_one_token(language):
+    tokenizer = ByteTokenizer()
+    for forms in video_terms().values():
+        ids = tokenizer.encode(forms[language])
+        assert ids[0] == tokenizer.BOS and ids[-1] == tokenizer.EOS
+        assert ids[1:-1] == [tokenizer.term_ids[forms[language]]], forms[language]
+
+
+def test_terms_inside_sentences_longest_first_whole_words():
+    tokenizer = ByteTokenizer()
+    ids = tokenizer.encode("A slow pan left over a field")
+    assert tokenizer.term_ids["slow pan left"] in ids
+    assert tokenizer.term_ids["pan left"] not in ids
+    assert not any(i >= 259 for i in tokenizer.encode("a pan lefty"))  # not a whole word
+    chinese = tokenizer.encode("镜头缓慢向左摇镜,然后推镜头")
+    assert tokenizer.term_ids["缓慢向左摇镜"] in chinese and tokenizer.term_ids["推镜头"] in chinese
+    text = "Ünïcödé ✓ русский"
+    assert bytes(tokenizer.encode(text)[1:-1]).decode("utf-8") == text
+
+
+def test_byte_encoder_shapes_and_mask():
+    torch.manual_seed(0)
+    encoder = ByteTextEncoder(ByteTextConfig(width=32, layers=1, heads=2, max_length=64))
+    tokens, mask = encoder(["zoom in", "Камера панорамирует влево, медленно и плавно."])
+    assert tokens.shape[:2] == mask.shape and tokens.shape[2] == 32
+    assert mask[0].sum() == 3 and mask[1].sum() > 20
+    long, long_mask = encoder(["x" * 500])
+    assert long.shape[1] == 64 and long_mask.all()
+
+
+def test_hf_encoder_from_a_local_folder_adds_whole_terms(tmp_path):
+    folder = save_tiny_bert(tmp_path / "bert")
+    encoder = HFTextEncoder(str(folder), width=24, max_length=32)
+    tokenizer = encoder.tokenizer
+    for forms in video_terms().values():
+        for language, term in forms.items():
+            ids = tokenizer(term, add_special_tokens=False)["input_ids"]
+            assert len(ids) == 1, (language, term, ids)
+    table = encoder.model.get_input_embeddings().weight
+    assert table.shape[0] == len(tokenizer)
+    pan = tokenizer.convert_tokens_to_ids("pan left")
+    old = [tokenizer.convert_tokens_to_ids(p) for p in ("pan", "left")]
+    torch.testing.assert_close(table[pan], table[old].mean(dim=0))
+    tokens, mask = encoder(["the camera pans left", "ズームイン"])
+    assert tokens.shape == (2, mask.shape[1], 24)
+    trainable = [name for name, p in encoder.named_parameters() if p.requires_grad]
+    assert trainable == ["project.weight", "project.bias"]
