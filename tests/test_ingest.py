@@ -12,6 +12,7 @@ import pytest
 from conftest import make_video, small_params
 
 from aiprod.config import parse_config
+from aiprod.fsutil import sha256_file
 from aiprod.ingest.pipeline import ingest_source, marker_path
 from aiprod.ingest.sources import discover
 from aiprod.synth.corpus import plan_corpus, render_video, write_broken_files
@@ -185,3 +186,24 @@ def test_second_run_resumes_from_markers(corpus):
     assert not any(r.resumed for r in third.values())
     some = next(r for r in third.values() if r.rows)
     assert marker_path(Path(corpus.ingest.clips_dir), some.sha256).exists()
+
+
+def test_webdataset_tar_source_with_sidecars(tmp_path, params):
+    import tarfile
+
+    video = make_video(tmp_path / "000001.mp4", frames=30)
+    (tmp_path / "000001.txt").write_text("a white square on a gradient")
+    (tmp_path / "000001.json").write_text('{"caption": "a white square"}')
+    shard = tmp_path / "src" / "shard-000000.tar"
+    shard.parent.mkdir()
+    with tarfile.open(shard, "w") as tar:
+        for name in ("000001.mp4", "000001.txt", "000001.json"):
+            tar.add(tmp_path / name, arcname=name)
+    data = small_params(params, tmp_path)
+    data["ingest"]["sources"] = [str(shard.parent)]
+    ((url, result),) = ingest_all(parse_config(data)).items()
+    assert url.endswith("shard-000000.tar#000001.mp4")
+    assert result.reason is None and result.rows[0]["sidecars"] == "json,txt"
+    assert result.rows[0]["source_sha256"] == sha256_file(video)
+    clip = Path(result.rows[0]["path"])
+    assert clip.with_suffix(".txt").read_text() == "a white square on a gradient"

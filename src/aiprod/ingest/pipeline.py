@@ -194,6 +194,8 @@ def _copy_from(source: Source, name: str, target: Path) -> None:
 def _check_complete(
     info: ProbeInfo, stats: DecodeStats, cfg: IngestConfig, result: SourceResult
 ) -> None:
+    if stats.frames < 2:
+        raise VideoError(f"a single frame ({info.codec}): a still image, not a video")
     if stats.fps < cfg.min_source_fps:
         raise VideoError(
             f"frame rate too low: {stats.fps:.2f} fps < ingest.min_source_fps "

@@ -47,12 +47,19 @@ def _display_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
     return fs.unstrip_protocol(path)
 
 
+def _tar_members(fs: fsspec.AbstractFileSystem, path: str, wanted: set[str]) -> list[Source]:
+    """The videos inside a tar (e.g. a video2dataset / WebDataset shard), with their sidecars."""
+    archive = fsspec.filesystem("tar", fo=fs.open(path, "rb"))
+    members = sorted(m for m in archive.find("") if Path(m).suffix.lower() in wanted - {".tar"})
+    return [Source(f"{_display_url(fs, path)}#{member}", archive, member) for member in members]
+
+
 def discover(patterns: list[str], extensions: list[str]) -> list[Source]:
     """Every video file named by the patterns, sorted and without repeats.
 
     A folder is searched recursively for the extensions; a glob or a single file is taken as
-    given (so a `.tar` or odd extension can be named explicitly). A pattern that matches
-    nothing raises FileNotFoundError naming it.
+    given. A `.tar` (WebDataset / video2dataset shard) stands for the videos inside it, each
+    with the sidecars of its key. A pattern that matches nothing raises FileNotFoundError.
     """
     wanted = {f".{ext}" for ext in extensions}
     found: dict[str, Source] = {}
@@ -67,6 +74,10 @@ def discover(patterns: list[str], extensions: list[str]) -> list[Source]:
         else:
             raise FileNotFoundError(f"ingest.sources: {pattern!r} matches no file or folder")
         for path in paths:
+            if Path(path).suffix.lower() == ".tar":
+                for source in _tar_members(fs, path, wanted | {".mp4"}):
+                    found.setdefault(source.url, source)
+                continue
             source = Source(_display_url(fs, path), fs, path)
             found.setdefault(source.url, source)
     return [found[url] for url in sorted(found)]
