@@ -157,6 +157,7 @@ def test_sampling_is_reproducible_from_the_seed():
         torch.nn.init.normal_(p, std=0.05)
     data = batch()
     shape = tuple(data.latents.shape)
+
     def run(seed):
         return sample(
             model,
@@ -169,6 +170,7 @@ def test_sampling_is_reproducible_from_the_seed():
             guidance_strength=0.5,
             seed=seed,
         )
+
     assert torch.equal(run(1), run(1))
     assert not torch.allclose(run(1), run(2))
     with pytest.raises(ValueError, match="steps"):

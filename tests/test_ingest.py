@@ -188,6 +188,15 @@ def test_second_run_resumes_from_markers(corpus):
     assert marker_path(Path(corpus.ingest.clips_dir), some.sha256).exists()
 
 
+def test_a_code_change_invalidates_the_markers(corpus, monkeypatch):
+    from aiprod.ingest import pipeline
+
+    first = ingest_all(corpus)
+    monkeypatch.setattr(pipeline, "code_digest", lambda: "another version of the code")
+    again = ingest_all(corpus)
+    assert first and not any(r.resumed for r in again.values())
+
+
 def test_webdataset_tar_source_with_sidecars(tmp_path, params):
     import tarfile
 

@@ -13,6 +13,7 @@ import logging
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import av
@@ -39,7 +40,7 @@ from aiprod.video.ffmpeg import write_h264
 log = logging.getLogger(__name__)
 
 MARKERS = "_sources"
-PIPELINE_VERSION = 1  # bump when clip bytes would change for the same settings
+CODE_PACKAGES = ("ingest", "video")  # the code whose change must re-make every clip
 
 
 @dataclass
@@ -54,10 +55,32 @@ class SourceResult:
     resumed: bool = False
 
 
+@cache
+def code_digest() -> str:
+    """Hash of the ingest and video source code. DVC re-runs the stage when this code changes;
+    the per-source markers must then be invalid too, or a resumed run would keep clips that
+    the new code would cut differently."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).glob("*.py")):
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
 def settings_fingerprint(cfg: IngestConfig) -> str:
-    """The settings that decide clip bytes; a change re-makes every clip."""
-    keys = cfg.model_dump(include={"clip_seconds", "target", "scenes", "encode"})
-    text = json.dumps([PIPELINE_VERSION, keys], sort_keys=True)
+    """What decides clip bytes (settings and code); a change re-makes every clip."""
+    keys = cfg.model_dump(
+        include={
+            "clip_seconds",
+            "target",
+            "scenes",
+            "encode",
+            "min_source_fps",
+            "min_decoded_share",
+        }
+    )
+    text = json.dumps([code_digest(), keys], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
