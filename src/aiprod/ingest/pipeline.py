@@ -127,7 +127,9 @@ def ingest_source(source: Source, cfg: IngestConfig, clips_dir: Path) -> SourceR
     try:
         _decode_into_clips(source, sha256, cfg, clips_dir, result, written)
     except VideoError as error:
-        result.reason = str(error)
+        # FFmpeg's messages carry the absolute path; lineage uses the portable url instead,
+        # so the quarantine table is the same in every checkout
+        result.reason = str(error).replace(str(Path(source.path).resolve()), source.url)
     if result.reason is not None:
         for path in written:  # a quarantined file leaves no clips behind
             path.unlink(missing_ok=True)
