@@ -1,0 +1,115 @@
+"""A resumable training loop: warm-up + cosine schedule, EMA, checkpoints, DVCLive metrics.
+
+The batch for a data position is a pure function of that position (`batch_at`), so a resumed
+run reads exactly the batches the uninterrupted run would have read.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from aiprod.train.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from aiprod.train.ema import EMA
+
+log = logging.getLogger(__name__)
+LAST = "last.pt"
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN/inf; the run stops and the last good checkpoint stays."""
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    steps: int
+    lr: float
+    warmup: int = 0
+    batch_size: int = 1
+    ema_decay: float = 0.999
+    checkpoint_every: int = 50
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+
+
+def lr_lambda(cfg: LoopConfig) -> Callable[[int], float]:
+    """Linear warm-up, then cosine decay to 10% of the peak."""
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup:
+            return (step + 1) / cfg.warmup
+        progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def train(
+    model: nn.Module,
+    loss_fn: Callable[[nn.Module, object, torch.Generator], torch.Tensor],
+    batch_at: Callable[[int, int], object],
+    cfg: LoopConfig,
+    out_dir: Path,
+    log_metric: Callable[[str, float, int], None] | None = None,
+    stop_after: int | None = None,
+) -> tuple[TrainState, EMA, list[float]]:
+    """Train to `cfg.steps`, resuming from `out_dir/last.pt` when it exists.
+
+    `batch_at(position, batch_size)` gives the batch at a data position; `stop_after`
+    ends the call early after that many steps (a stand-in for a killed run, in tests).
+    Returns the state, the EMA and the losses of the steps this call ran.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    ema = EMA(model, cfg.ema_decay)
+    state = TrainState()
+    checkpoint = out_dir / LAST
+    if checkpoint.exists():
+        state = load_checkpoint(checkpoint, model, ema, optimizer, scheduler, generator)
+        log.info("resumed from %s at step %d", checkpoint, state.step)
+    losses: list[float] = []
+    bar = tqdm(total=cfg.steps, initial=state.step, desc="train", unit="step")
+    started = time.perf_counter()
+    while state.step < cfg.steps and (stop_after is None or len(losses) < stop_after):
+        batch = batch_at(state.position, cfg.batch_size)
+        loss = loss_fn(model, batch, generator)
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(
+                f"loss is {loss.item()} at step {state.step}; stopped, the last good checkpoint "
+                f"({checkpoint if checkpoint.exists() else 'none yet'}) is kept"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        ema.update(model)
+        state.step += 1
+        state.position += cfg.batch_size
+        state.last_loss = float(loss.item())
+        losses.append(state.last_loss)
+        bar.update(1)
+        bar.set_postfix(loss=f"{state.last_loss:.4f}")
+        if log_metric is not None:
+            log_metric("loss", state.last_loss, state.step)
+            log_metric("lr", scheduler.get_last_lr()[0], state.step)
+            log_metric(
+                "samples_per_s",
+                cfg.batch_size * len(losses) / (time.perf_counter() - started),
+                state.step,
+            )
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+            save_checkpoint(checkpoint, model, ema, optimizer, scheduler, state, generator)
+    bar.close()
+    return state, ema, losses
