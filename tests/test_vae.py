@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from aiprod.nn.vae import VAEConfig, VideoVAE, psnr
+from aiprod.nn.vae import VAEConfig, VideoVAE
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import ObjectSpec, SceneSpec
+from aiprod.train.metrics import psnr
 
 
 def tiny(spatial=4, temporal=4, channels=None, **kw):

@@ -14,6 +14,7 @@ STAGES = {
     "caption": "captions per language (sidecar, mapping, local VLM) and motion tags",
     "curriculum": "difficulty, quality, five phases by hour budgets, curator report",
     "shard": "one phase's clips into WebDataset tars (--phase 1..5)",
+    "train_vae": "pre-train the video VAE on the shards (not yet a dvc.yaml stage)",
 }
 
 

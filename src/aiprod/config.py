@@ -288,6 +288,25 @@ class ShardConfig(_Section):
     max_count: int = Field(ge=1)
     max_bytes: int = Field(ge=1024)
     seed: int = Field(ge=0)
+    holdout_share: float = Field(ge=0, lt=1, description="clips kept out of training, by id hash")
+
+
+class TrainVAEConfig(_Section):
+    """VAE pre-training on the phase shards."""
+
+    out_dir: str = Field(min_length=1)
+    metrics: str = Field(min_length=1)
+    phases: Annotated[list[Literal[1, 2, 3, 4, 5]], Field(min_length=1)]
+    frames: int = Field(ge=1, description="frames per clip: 1 + k * the VAE's temporal factor")
+    size: int = Field(ge=16, le=1024, description="square frame size the clips are resized to")
+    steps: int = Field(ge=1)
+    lr: float = Field(gt=0, le=1)
+    warmup: int = Field(ge=0)
+    batch_size: int = Field(ge=1)
+    kl_weight: float = Field(ge=0)
+    ema: float = Field(ge=0, lt=1)
+    checkpoint_every: int = Field(ge=1)
+    seed: int = Field(ge=0)
 
 
 class ModelConfig(_Section):
@@ -316,6 +335,7 @@ class AiprodConfig(_Section):
     curriculum: CurriculumConfig
     shards: ShardConfig
     model: ModelConfig
+    train_vae: TrainVAEConfig
 
 
 def _format_errors(error: ValidationError, source: str) -> str:

@@ -338,9 +338,3 @@ def _blend_ramp(
         return ramp
 
     return (axis(h, top, bottom)[:, None] * axis(w, left, right)[None, :])[None, None, None]
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of videos in [-1, 1]."""
-    mse = F.mse_loss((a.clamp(-1, 1) + 1) / 2, (b.clamp(-1, 1) + 1) / 2).item()
-    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)

@@ -79,7 +79,7 @@ def train(
         state = load_checkpoint(checkpoint, model, ema, optimizer, scheduler, generator)
         log.info("resumed from %s at step %d", checkpoint, state.step)
     losses: list[float] = []
-    bar = tqdm(total=cfg.steps, initial=state.step, desc="train", unit="step")
+    bar = tqdm(total=cfg.steps, initial=state.step, desc="train", unit="step", mininterval=5.0)
     started = time.perf_counter()
     while state.step < cfg.steps and (stop_after is None or len(losses) < stop_after):
         batch = batch_at(state.position, cfg.batch_size)
