@@ -216,3 +216,20 @@ def test_webdataset_tar_source_with_sidecars(tmp_path, params):
     assert result.rows[0]["source_sha256"] == sha256_file(video)
     clip = Path(result.rows[0]["path"])
     assert clip.with_suffix(".txt").read_text() == "a white square on a gradient"
+
+
+def test_an_unexpected_failure_quarantines_the_file_not_the_run(tmp_path, params, monkeypatch):
+    from aiprod.ingest import pipeline
+
+    make_video(tmp_path / "src" / "a.mp4", frames=30) if (
+        tmp_path / "src"
+    ).mkdir() is None else None
+    data = small_params(params, tmp_path)
+    data["ingest"]["sources"] = [str(tmp_path / "src")]
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("odd pixel format")
+
+    monkeypatch.setattr(pipeline, "_decode_into_clips", boom)
+    ((_, result),) = ingest_all(parse_config(data)).items()
+    assert result.reason == "failed: RuntimeError: odd pixel format" and result.rows == []

@@ -119,8 +119,10 @@ def ingest_source(source: Source, cfg: IngestConfig, clips_dir: Path) -> SourceR
         return SourceResult(source.url, None, reason=f"unreadable: {error}")
     fingerprint = settings_fingerprint(cfg)
     done = load_marker(clips_dir, sha256, fingerprint)
-    if done is not None:
+    if done is not None:  # the same bytes may have moved: lineage names the current path
         done.url = source.url
+        for row in done.rows:
+            row["source"] = source.url
         return done
     result = SourceResult(source.url, sha256)
     written: list[Path] = []
@@ -130,6 +132,9 @@ def ingest_source(source: Source, cfg: IngestConfig, clips_dir: Path) -> SourceR
         # FFmpeg's messages carry the absolute path; lineage uses the portable url instead,
         # so the quarantine table is the same in every checkout
         result.reason = str(error).replace(str(Path(source.path).resolve()), source.url)
+    except Exception as error:  # noqa: BLE001 - one odd file must not stop a corpus-wide run
+        log.warning("ingest of %s failed", source.url, exc_info=True)
+        result.reason = f"failed: {type(error).__name__}: {error}"
     if result.reason is not None:
         for path in written:  # a quarantined file leaves no clips behind
             path.unlink(missing_ok=True)
