@@ -25,19 +25,34 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _above(other: str):  # noqa: ANN202 (a pydantic validator factory)
+    """A validator: this field must exceed the (already validated) field `other`."""
+
+    def check(cls: type, value: float, info: ValidationInfo) -> float:
+        low = info.data.get(other)
+        if low is not None and value <= low:
+            raise ValueError(f"must be > {other} ({low})")
+        return value
+
+    return classmethod(check)
+
+
+class _Parallel(_Section):
+    """A section that fans work out: `concurrency` 0 means one worker per CPU core."""
+
+    concurrency: int = Field(ge=0, le=256, description="items processed at once; 0 = CPU cores")
+
+    def workers(self) -> int:
+        return self.concurrency or os.cpu_count() or 1
+
+
 class SecondsRange(_Section):
     """A closed interval of seconds; `max` must exceed `min`."""
 
     min: float = Field(gt=0, description="shortest allowed, seconds")
     max: float = Field(gt=0, description="longest allowed, seconds")
 
-    @field_validator("max")
-    @classmethod
-    def _max_above_min(cls, value: float, info: ValidationInfo) -> float:
-        low = info.data.get("min")
-        if low is not None and value <= low:
-            raise ValueError(f"must be > min ({low})")
-        return value
+    _max_above_min = field_validator("max")(_above("min"))
 
 
 class SynthConfig(_Section):
@@ -96,7 +111,7 @@ class EncodeConfig(_Section):
     ]
 
 
-class IngestConfig(_Section):
+class IngestConfig(_Parallel):
     """Probe, check, cut and normalise sources into fixed-length clips."""
 
     sources: Annotated[list[str], Field(min_length=1)] = Field(
@@ -114,16 +129,11 @@ class IngestConfig(_Section):
         gt=0, le=1, description="a file whose decoded duration is below this share is truncated"
     )
     min_source_fps: float = Field(ge=0, description="sources below this frame rate are rejected")
-    concurrency: int = Field(ge=0, le=256, description="files in parallel; 0 = CPU cores")
 
     @field_validator("extensions")
     @classmethod
     def _dotless_lowercase(cls, value: list[str]) -> list[str]:
         return [ext.lower().lstrip(".") for ext in value]
-
-    def workers(self) -> int:
-        """Files processed at once: the configured count, or the machine's cores."""
-        return self.concurrency or os.cpu_count() or 1
 
 
 class FlowConfig(_Section):
@@ -171,7 +181,7 @@ class ClipScoreConfig(_Section):
         return value
 
 
-class ScoreConfig(_Section):
+class ScoreConfig(_Parallel):
     """Per-clip motion, camera, quality and duplicate scores, and keep/reject."""
 
     output: str = Field(min_length=1)
@@ -182,10 +192,6 @@ class ScoreConfig(_Section):
     duplicate_bits: int = Field(ge=0, le=32, description="pHash distance counted as a duplicate")
     thresholds: ThresholdConfig
     clip: ClipScoreConfig
-    concurrency: int = Field(ge=0, le=256)
-
-    def workers(self) -> int:
-        return self.concurrency or os.cpu_count() or 1
 
 
 class VlmConfig(_Section):
@@ -206,13 +212,7 @@ class TagConfig(_Section):
     flicker: float = Field(gt=0, description="frame-to-frame luma jitter / mean above this")
     low_luma: float = Field(ge=0, le=255, description="mean luma below this: low light")
 
-    @field_validator("fast_px")
-    @classmethod
-    def _fast_above_slow(cls, value: float, info: ValidationInfo) -> float:
-        slow = info.data.get("slow_px")
-        if slow is not None and value <= slow:
-            raise ValueError(f"must be > slow_px ({slow})")
-        return value
+    _fast_above_slow = field_validator("fast_px")(_above("slow_px"))
 
 
 class CaptionConfig(_Section):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from aiprod.config import CaptionConfig
 from aiprod.curation.tags import localise, tag_keys
-from aiprod.curation.truth import clip_segment
+from aiprod.curation.truth import segment_of
 
 Captions = dict[str, str]  # language -> text
 
@@ -29,7 +29,7 @@ def sidecar_captions(row: dict, default_language: str) -> Captions:
     json_file = path.with_suffix(".json")
     if json_file.exists():
         data = json.loads(json_file.read_text(encoding="utf-8"))
-        segment = clip_segment(path, row["start_frame"], row["end_frame"])
+        segment = segment_of(data, row["start_frame"], row["end_frame"])
         if segment is not None:
             found.update(segment["captions"])
         elif isinstance(data.get("captions"), dict):

@@ -8,14 +8,11 @@ import io
 from pathlib import Path
 
 import cv2
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure  # the object API: no pyplot state, no display backend
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from aiprod.fsutil import atomic_write  # noqa: E402
-from aiprod.video.decode import read_clip  # noqa: E402
+from aiprod.fsutil import atomic_write
+from aiprod.video.decode import read_clip
 
 HISTOGRAMS = [
     "motion_p95",
@@ -54,13 +51,13 @@ def _histograms(scores: pd.DataFrame) -> list[tuple[str, str]]:
     for column in HISTOGRAMS:
         if column not in scores or scores[column].dropna().empty:
             continue
-        figure, axis = plt.subplots(figsize=(4, 2.6), dpi=80)
+        figure = Figure(figsize=(4, 2.6), dpi=80)
+        axis = figure.subplots()
         axis.hist(scores[column].dropna(), bins=20, color="#4472c4")
         axis.set_title(column)
         figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
-        plt.close(figure)
         images.append((column, _data_uri(buffer.getvalue(), "png")))
     return images
 

@@ -15,7 +15,11 @@ def clip_segment(clip_path: str | Path, start_frame: int, end_frame: int) -> dic
     sidecar = Path(clip_path).with_suffix(".json")
     if not sidecar.exists():
         return None
-    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    return segment_of(json.loads(sidecar.read_text(encoding="utf-8")), start_frame, end_frame)
+
+
+def segment_of(data: dict, start_frame: int, end_frame: int) -> dict | None:
+    """In a parsed sidecar, the segment holding the clip's middle source frame."""
     middle = (start_frame + end_frame) // 2
     for segment in data.get("segments", []):
         if segment["start_frame"] <= middle < segment["end_frame"]:

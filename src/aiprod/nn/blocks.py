@@ -49,20 +49,32 @@ class AdaLN(nn.Linear):
         return super().forward(F.silu(c)).chunk(6, dim=-1)
 
 
-class AttentionBlock(nn.Module):
-    def __init__(self, width: int, heads: int, mlp_ratio: float) -> None:
+class _ModulatedBlock(nn.Module):
+    """What both block kinds share: pre-norms, the timestep modulation and the MLP branch."""
+
+    def __init__(self, width: int, mlp_ratio: float) -> None:
         super().__init__()
-        self.heads = heads
         self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        self.mlp = Mlp(width, mlp_ratio)
+        self.ada = AdaLN(width)
+
+    def feed_forward(
+        self, x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, gate: torch.Tensor
+    ) -> torch.Tensor:
+        return x + gate.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift, scale))
+
+
+class AttentionBlock(_ModulatedBlock):
+    def __init__(self, width: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__(width, mlp_ratio)
+        self.heads = heads
         self.qkv = nn.Linear(width, 3 * width)
         self.proj = nn.Linear(width, width)
         self.norm_cross = nn.LayerNorm(width, eps=1e-6)
         self.q_cross = nn.Linear(width, width)
         self.kv_cross = nn.Linear(width, 2 * width)
         self.proj_cross = nn.Linear(width, width)
-        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
-        self.mlp = Mlp(width, mlp_ratio)
-        self.ada = AdaLN(width)
 
     def forward(
         self,
@@ -80,7 +92,7 @@ class AttentionBlock(nn.Module):
         k, v = (_heads(z, self.heads) for z in self.kv_cross(text).chunk(2, dim=-1))
         mask = text_mask[:, None, None, :]  # (B, 1, 1, L): attend to real text tokens only
         x = x + self.proj_cross(_merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))
-        return x + gate2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        return self.feed_forward(x, shift2, scale2, gate2)
 
 
 class SeparableDepthwise3d(nn.Module):
@@ -145,14 +157,10 @@ class CudnnDepthwise3d(nn.Conv3d):
 CONV_KINDS = {"separable": SeparableDepthwise3d, "full": FullDepthwise3d, "cudnn": CudnnDepthwise3d}
 
 
-class ConvBlock(nn.Module):
+class ConvBlock(_ModulatedBlock):
     def __init__(self, width: int, mlp_ratio: float, conv: str = "separable") -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
+        super().__init__(width, mlp_ratio)
         self.conv = CONV_KINDS[conv](width)
-        self.norm2 = nn.LayerNorm(width, elementwise_affine=False, eps=1e-6)
-        self.mlp = Mlp(width, mlp_ratio)
-        self.ada = AdaLN(width)
 
     def forward(
         self,
@@ -168,4 +176,4 @@ class ConvBlock(nn.Module):
             b, n, d
         )
         x = x + gate1.unsqueeze(1) * local
-        return x + gate2.unsqueeze(1) * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        return self.feed_forward(x, shift2, scale2, gate2)
