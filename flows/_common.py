@@ -33,3 +33,15 @@ def run_stage(name: str, run: Callable[[AiprodConfig], object], argv: list[str] 
         return 2
     run(config)
     return 0
+
+
+def phase_stage_main(
+    name: str, stage: Callable[[AiprodConfig, int], object], argv: list[str] | None, phases: range
+) -> int:
+    """`--phase K` plus the usual `--params`, for the per-phase stages."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--phase", type=int, choices=phases, required=True)
+    known, rest = parser.parse_known_args(argv)
+    return run_stage(
+        f"{name} --phase {known.phase}", lambda config: stage(config, known.phase), rest
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from aiprod.config import AiprodConfig
 from aiprod.shards.samples import build_samples, phase_members
 from aiprod.shards.writer import write_shards
-from flows._common import run_stage
+from flows._common import phase_stage_main
 
 
 @flow(name="shard", flow_run_name="shard-phase{phase}")
@@ -41,12 +40,7 @@ def shard_flow(config: AiprodConfig, phase: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--phase", type=int, choices=range(1, 6), required=True)
-    known, rest = parser.parse_known_args(argv)
-    return run_stage(
-        f"shard --phase {known.phase}", lambda config: shard_flow(config, known.phase), rest
-    )
+    return phase_stage_main("shard", shard_flow, argv, phases=range(1, 6))
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ from aiprod.train.loop import LoopConfig, train
 from aiprod.train.t2v import (
     PhaseData,
     TextToVideo,
-    encode_latents,
     mine_losses,
     phase_loss,
     pick_caption,
 )
+from aiprod.train.vae_stage import LatentCodec
 
 TEXT = ByteTextConfig(width=16, layers=1, heads=2, max_length=64)
 BACKBONE = BackboneConfig(
@@ -69,9 +69,9 @@ def test_phase_training_lowers_the_loss_and_mining_ranks_clips(tmp_path):
         )
     )
     data_bank = bank()
-    latents = encode_latents(vae, data_bank.videos)
+    latents = LatentCodec(vae, [0.0] * 4, [1.0] * 4).encode(data_bank.videos)
     assert latents.shape == (4, 4, 2, 4, 4)
-    data = PhaseData(data_bank, latents, flow_pairs=1, seed=0)
+    data = PhaseData(data_bank, latents, pairs=1, seed=0)
     latents_b, captions, flows = data(0, 2)
     assert (
         latents_b.shape == (2, 4, 2, 4, 4) and flows.shape == (2, 2, 1, 4, 4) and len(captions) == 2

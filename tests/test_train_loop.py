@@ -68,3 +68,13 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp
         train(model(), exploding, batch_at, LOOP, tmp_path)
     saved = torch.load(tmp_path / "last.pt", weights_only=False)
     assert saved["state"]["step"] == 4
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    fingerprinted = LoopConfig(**{**LOOP.__dict__, "fingerprint": "a"})
+    train(model(), loss_fn, batch_at, fingerprinted, tmp_path, stop_after=8)
+    other = LoopConfig(**{**LOOP.__dict__, "fingerprint": "b"})
+    state, _, losses = train(model(), loss_fn, batch_at, other, tmp_path)
+    assert len(losses) == 12 and state.fingerprint == "b"  # started afresh
+    _, _, again = train(model(), loss_fn, batch_at, other, tmp_path)
+    assert again == []  # same fingerprint: already finished, nothing to do

@@ -147,3 +147,39 @@ def save_tiny_bert(folder: Path) -> Path:
     )
     BertModel(config).save_pretrained(folder)
     return folder
+
+
+def save_tiny_pipeline(folder: Path) -> tuple[Path, Path]:
+    """A randomly initialised text-to-video model (tiny preset) and VAE, saved as training
+    saves them: (model.pt, vae.pt)."""
+    import torch
+
+    from aiprod.nn.presets import preset
+    from aiprod.nn.vae import VideoVAE
+    from aiprod.train.t2v import ModelSpec, build_model, save_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    cfg = preset("tiny").vae
+    vae_path = folder / "vae.pt"
+    torch.save(
+        {
+            "config": cfg.__dict__,
+            "state_dict": VideoVAE(cfg).state_dict(),
+            "latent_mean": [0.0] * cfg.latent_channels,
+            "latent_std": [1.0] * cfg.latent_channels,
+        },
+        vae_path,
+    )
+    model_path = folder / "model.pt"
+    save_model(
+        model_path,
+        build_model(ModelSpec()),
+        ModelSpec(),
+        frames=9,
+        size=32,
+        frame_step=2,
+        flow_shape=[32, 32],
+        vae=str(vae_path),
+    )
+    return model_path, vae_path

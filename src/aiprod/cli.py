@@ -14,8 +14,15 @@ STAGES = {
     "caption": "captions per language (sidecar, mapping, local VLM) and motion tags",
     "curriculum": "difficulty, quality, five phases by hour budgets, curator report",
     "shard": "one phase's clips into WebDataset tars (--phase 1..5)",
-    "train_vae": "pre-train the video VAE on the shards (not yet a dvc.yaml stage)",
+    "train_vae": "pre-train the video VAE on the shards",
+    "train_phase": "rectified-flow training of one curriculum phase (--phase 1..5)",
+    "mine": "hard examples of a phase, carried into the next one's shards (--phase 1..4)",
+    "classifier": "train the shapes-world video classifier (FVD features, read-back)",
+    "evaluate": "FVD, flow agreement, prompt adherence, VAE metrics, gallery",
+    "finetune": "LoRA adapters on a pretrained checkpoint (not part of dvc repro)",
+    "generate": "a prompt in any of 9 languages to an mp4 (see `aiprod generate --help`)",
 }
+MODULES = {"generate": "aiprod.generate"}  # commands that are not DAG stages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     if argv[0] not in STAGES:
         parser.error(f"unknown stage {argv[0]!r}; choose from {', '.join(STAGES)}")
-    module = importlib.import_module(f"flows.{argv[0]}")
+    module = importlib.import_module(MODULES.get(argv[0], f"flows.{argv[0]}"))
     return module.main(argv[1:])
 
 

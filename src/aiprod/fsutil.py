@@ -55,3 +55,12 @@ def sha256_file(path: str | Path) -> str:
     """sha256 hex digest of a local file."""
     with Path(path).open("rb") as handle:
         return sha256_stream(handle)
+
+
+def fingerprint(settings: object, files: list[str | Path]) -> str:
+    """sha256 of settings (as sorted JSON) and the contents of some files: what a run used."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for path in sorted(str(f) for f in files):
+        digest.update(path.encode())
+        digest.update(sha256_file(path).encode())
+    return digest.hexdigest()

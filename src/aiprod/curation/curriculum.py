@@ -92,14 +92,16 @@ def assign_phases(
     within = (best["duration"] / 3600).cumsum() <= cfg.hours.phase5 * scale + 1e-12
     phase5 = best[within].assign(phase=5, role="quality")
     carried = [
-        _carried(kept, ids, phase_k, cfg.hours.carry * scale)
+        carried_within_budget(kept, ids, phase_k, cfg.hours.carry * scale)
         for phase_k, ids in sorted((hard or {}).items())
     ]
     table = pd.concat([order, phase5, *carried])[columns]
     return table.sort_values(["phase", "role", "clip_id"], kind="stable").reset_index(drop=True)
 
 
-def _carried(kept: pd.DataFrame, ids: list[str], phase: int, budget_hours: float) -> pd.DataFrame:
+def carried_within_budget(
+    kept: pd.DataFrame, ids: list[str], phase: int, budget_hours: float
+) -> pd.DataFrame:
     """The hardest examples (in the order given) that fit the carry budget."""
     picked = kept.set_index("clip_id").reindex([i for i in ids if i in set(kept["clip_id"])])
     within = (picked["duration"] / 3600).cumsum() <= budget_hours + 1e-12

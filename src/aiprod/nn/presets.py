@@ -24,8 +24,8 @@ class ModelPreset:
 PRESETS: dict[str, ModelPreset] = {
     "tiny": ModelPreset(
         vae=VAEConfig(
-            channels=(32, 48, 64),
-            spatial_factor=8,
+            channels=(16, 32),
+            spatial_factor=4,
             temporal_factor=4,
             latent_channels=8,
             groups=8,

@@ -52,6 +52,31 @@ def per_sample_loss(
     )
 
 
+@dataclass
+class TrainingDraw:
+    """The random parts of one training step: timesteps, noise and what is dropped."""
+
+    t: torch.Tensor
+    noise: torch.Tensor
+    drop_text: torch.Tensor
+    drop_flow: torch.Tensor
+
+
+def draw_training(
+    latents: torch.Tensor,
+    generator: torch.Generator,
+    text_dropout: float = 0.1,
+    flow_dropout: float = 0.3,
+) -> TrainingDraw:
+    """Logit-normal t, Gaussian noise, and random text/flow dropout for a batch."""
+    b, device = latents.shape[0], latents.device
+    t = logit_normal(b, generator, device=device)
+    noise = torch.randn(latents.shape, generator=generator, device=device, dtype=latents.dtype)
+    drop_text = torch.rand(b, generator=generator, device=device) < text_dropout
+    drop_flow = torch.rand(b, generator=generator, device=device) < flow_dropout
+    return TrainingDraw(t, noise, drop_text, drop_flow)
+
+
 def training_loss(
     model: HybridBackbone,
     batch: Batch,
@@ -60,14 +85,8 @@ def training_loss(
     flow_dropout: float = 0.3,
 ) -> torch.Tensor:
     """Mean loss over the batch with logit-normal t and random text/flow dropout."""
-    b, device = batch.latents.shape[0], batch.latents.device
-    t = logit_normal(b, generator, device=device)
-    noise = torch.randn(
-        batch.latents.shape, generator=generator, device=device, dtype=batch.latents.dtype
-    )
-    drop_text = torch.rand(b, generator=generator, device=device) < text_dropout
-    drop_flow = torch.rand(b, generator=generator, device=device) < flow_dropout
-    return per_sample_loss(model, batch, t, noise, drop_text, drop_flow).mean()
+    draw = draw_training(batch.latents, generator, text_dropout, flow_dropout)
+    return per_sample_loss(model, batch, draw.t, draw.noise, draw.drop_text, draw.drop_flow).mean()
 
 
 @torch.no_grad()

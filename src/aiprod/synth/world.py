@@ -103,7 +103,7 @@ def _object(rng: np.random.Generator, motion: str, avoid_colour: str) -> ObjectS
     )
 
 
-def _contrasting_colour(background_colour: str) -> str:
+def hidden_colour(background_colour: str) -> str:
     """The object colour too close to a background colour to be seen on it."""
     return {"white": "white", "navy": "black", "grey": "black", "beige": "yellow"}.get(
         background_colour, "blue"
@@ -140,7 +140,7 @@ def sample_scene(rng: np.random.Generator, level: int, seed: int) -> SceneSpec:
     if camera != "static":
         background = "textured"  # a camera move is only visible against a textured background
     background_colour = str(_pick(rng, tuple(BACKGROUND_COLOURS)))
-    avoid = _contrasting_colour(background_colour)
+    avoid = hidden_colour(background_colour)
     objects = tuple(_object(rng, motion, avoid) for motion in motions)
     if occlusion:  # the occluder stands mid-frame; make the first object cross it sideways
         objects = (

@@ -24,6 +24,7 @@ class TrainState:
     step: int = 0
     position: int = 0
     last_loss: float | None = None
+    fingerprint: str = ""  # what the run trains (config + inputs): a resume must match it
 
 
 def _rng_state(generator: torch.Generator) -> dict:
@@ -86,3 +87,9 @@ def load_checkpoint(
         scheduler.load_state_dict(payload["scheduler"])
     _restore_rng(payload["rng"], generator)
     return TrainState(**payload["state"])
+
+
+def checkpoint_fingerprint(path: Path) -> str:
+    """The fingerprint a checkpoint was written under ('' for older ones)."""
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    return payload["state"].get("fingerprint", "")

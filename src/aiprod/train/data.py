@@ -10,6 +10,7 @@ scale-out path.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from aiprod.shards.loader import phase_dataset
+
+
+class NoClips(ValueError):
+    """A split of some shards holds no usable clip."""
 
 
 def is_holdout(clip_id: str, share: float) -> bool:
@@ -54,27 +59,68 @@ def shard_urls(shard_dir: Path, phases: list[int]) -> list[str]:
     return [str(p) for k in phases for p in sorted((shard_dir / f"phase{k}").glob("shard-*.tar"))]
 
 
+def clip_of(key: str) -> str:
+    """The clip id of a bank key (`<clip_id>` or `<clip_id>#<window>`)."""
+    return key.split("#", 1)[0]
+
+
+def windows_of(
+    video: torch.Tensor, flow: torch.Tensor, frames: int, count: int, step: int = 1
+) -> list:
+    """Up to `count` windows of `frames` frames sharing their end frames, with their flow.
+
+    Every `step`-th frame is kept first (a lower frame rate: flow vectors scale by `step`).
+    Windows start every `frames - 1` frames; the stored flow (one field every `stride` frame
+    pairs) is sliced to the same span.
+    """
+    if step > 1:
+        video, flow = video[::step], flow[::step] * step
+    total = video.shape[0]
+    stride = max(1, round((total - 1) / max(1, flow.shape[0])))
+    out = []
+    for n in range(count):
+        start = n * max(1, frames - 1)
+        if start + frames > total:
+            break
+        first = start // stride
+        out.append((n, video[start : start + frames], flow[first:]))
+    return out
+
+
 def load_bank(
-    urls: list[str], frames: int, size: int, holdout_share: float, holdout: bool, seed: int = 0
+    urls: list[str],
+    frames: int,
+    size: int,
+    holdout_share: float,
+    holdout: bool,
+    seed: int = 0,
+    windows: int = 1,
+    keep: Callable[[str], bool] | None = None,
+    frame_step: int = 1,
 ) -> VideoBank:
-    """Decode the shards' clips (first `frames` frames, resized to `size`), train or held out."""
+    """Decode the shards' clips (`windows` windows of `frames` frames at `size`), train or held out.
+
+    `keep(clip_id)` narrows the clips further (e.g. to mined hard examples).
+    """
     keys, videos, captions, flows, seen = [], [], [], [], set()
     for sample in phase_dataset(urls):
         key = sample["key"]
         if key in seen or is_holdout(key, holdout_share) != holdout:
             continue  # a clip can sit in two phases (e.g. 5 and its difficulty phase)
-        seen.add(key)
-        video = sample["video"][:frames]  # (T, C, H, W)
-        if video.shape[0] < frames:
+        if keep is not None and not keep(key):
             continue
-        video = F.interpolate(video, size=(size, size), mode="area")
-        keys.append(key)
-        videos.append(video.permute(1, 0, 2, 3))  # (C, T, H, W)
-        captions.append(sample["captions"])
-        flows.append(sample["flow"])
+        seen.add(key)
+        for n, video, flow in windows_of(
+            sample["video"], sample["flow"], frames, windows, frame_step
+        ):
+            video = F.interpolate(video, size=(size, size), mode="area")
+            keys.append(key if n == 0 else f"{key}#{n}")
+            videos.append(video.permute(1, 0, 2, 3))  # (C, T, H, W)
+            captions.append(sample["captions"])
+            flows.append(flow)
     if not keys:
-        raise ValueError(
+        raise NoClips(
             f"no clips of >= {frames} frames in {len(urls)} shards "
-            f"({'held-out' if holdout else 'training'} split)"
+            f"({'held-out (raise shards.holdout_share)' if holdout else 'training'} split)"
         )
     return VideoBank(keys, torch.stack(videos), captions, flows, seed)

@@ -15,9 +15,16 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from aiprod.train.checkpoint import TrainState, load_checkpoint, save_checkpoint
+from aiprod.train import distributed
+from aiprod.train.checkpoint import (
+    TrainState,
+    checkpoint_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from aiprod.train.ema import EMA
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,7 @@ class LoopConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     seed: int = 0
+    fingerprint: str = ""  # of the config and inputs; a checkpoint from another one is not resumed
 
 
 def lr_lambda(cfg: LoopConfig) -> Callable[[int], float]:
@@ -51,6 +59,15 @@ def lr_lambda(cfg: LoopConfig) -> Callable[[int], float]:
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     return factor
+
+
+def to_device(batch: object, device: torch.device) -> object:
+    """Tensors of a (nested) batch moved to the device; anything else as is."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, tuple | list):
+        return type(batch)(to_device(item, device) for item in batch)
+    return batch
 
 
 def train(
@@ -67,23 +84,46 @@ def train(
     `batch_at(position, batch_size)` gives the batch at a data position; `stop_after`
     ends the call early after that many steps (a stand-in for a killed run, in tests).
     Returns the state, the EMA and the losses of the steps this call ran.
+
+    On a GPU the forward pass runs under bf16 autocast. Under torchrun every rank reads its
+    slice of the global batch (`batch_size` per rank) and only rank 0 writes checkpoints.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    ranks = distributed.current()
+    device = distributed.device()
+    model.to(device)
+    generator = torch.Generator(device=device).manual_seed(cfg.seed + ranks.rank)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     ema = EMA(model, cfg.ema_decay)
-    state = TrainState()
+    state = TrainState(fingerprint=cfg.fingerprint)
     checkpoint = out_dir / LAST
+    if checkpoint.exists() and checkpoint_fingerprint(checkpoint) != cfg.fingerprint:
+        log.warning("%s was written for other settings or inputs: starting afresh", checkpoint)
+        checkpoint.unlink()
     if checkpoint.exists():
         state = load_checkpoint(checkpoint, model, ema, optimizer, scheduler, generator)
         log.info("resumed from %s at step %d", checkpoint, state.step)
+    ema.to(device)
+    runner = model
+    if ranks.world_size > 1:
+        runner = DistributedDataParallel(model, find_unused_parameters=True)
+    global_batch = cfg.batch_size * ranks.world_size
     losses: list[float] = []
-    bar = tqdm(total=cfg.steps, initial=state.step, desc="train", unit="step", mininterval=5.0)
+    bar = tqdm(
+        total=cfg.steps,
+        initial=state.step,
+        desc="train",
+        unit="step",
+        mininterval=5.0,
+        disable=not ranks.main,
+    )
     started = time.perf_counter()
     while state.step < cfg.steps and (stop_after is None or len(losses) < stop_after):
-        batch = batch_at(state.position, cfg.batch_size)
-        loss = loss_fn(model, batch, generator)
+        position = state.position + ranks.rank * cfg.batch_size
+        batch = to_device(batch_at(position, cfg.batch_size), device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = loss_fn(runner, batch, generator)
         if not torch.isfinite(loss):
             raise NonFiniteLoss(
                 f"loss is {loss.item()} at step {state.step}; stopped, the last good checkpoint "
@@ -96,20 +136,22 @@ def train(
         scheduler.step()
         ema.update(model)
         state.step += 1
-        state.position += cfg.batch_size
+        state.position += global_batch
         state.last_loss = float(loss.item())
         losses.append(state.last_loss)
         bar.update(1)
-        bar.set_postfix(loss=f"{state.last_loss:.4f}")
-        if log_metric is not None:
+        bar.set_postfix(loss=f"{state.last_loss:.4f}", refresh=False)
+        if log_metric is not None and ranks.main:
             log_metric("loss", state.last_loss, state.step)
             log_metric("lr", scheduler.get_last_lr()[0], state.step)
             log_metric(
                 "samples_per_s",
-                cfg.batch_size * len(losses) / (time.perf_counter() - started),
+                global_batch * len(losses) / (time.perf_counter() - started),
                 state.step,
             )
-        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+        checkpoint_due = state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps
+        if checkpoint_due and ranks.main:
             save_checkpoint(checkpoint, model, ema, optimizer, scheduler, state, generator)
     bar.close()
+    distributed.barrier()
     return state, ema, losses

@@ -1,0 +1,31 @@
+"""Stage `classifier`: the shapes-world video classifier (FVD features, prompt read-back)."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from aiprod.config import AiprodConfig
+from aiprod.evaluate.classifier import classifier_stage
+from aiprod.fsutil import write_json
+from flows._common import run_stage
+from flows._live import metrics_markdown
+
+
+@flow(name="classifier")
+def classifier_flow(config: AiprodConfig) -> dict:
+    metrics = classifier_stage(config.classifier, config.shards, config.ingest.manifest)
+    write_json(config.classifier.metrics, metrics)
+    get_run_logger().info("classifier: %s", metrics)
+    create_markdown_artifact(
+        key="shapes-classifier", markdown=metrics_markdown("Shapes classifier", metrics["held_out"])
+    )
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_stage("classifier", classifier_flow, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

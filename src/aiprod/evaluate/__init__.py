@@ -1,0 +1,1 @@
+"""Evaluation of the text-to-video model: FVD, flow agreement, prompt adherence, gallery."""

@@ -1,0 +1,92 @@
+"""Motion read back from generated videos with OpenCV flow: agreement with a guide flow and
+the direction an object moves."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+
+from aiprod.config import ToleranceConfig
+from aiprod.curation.motion import clip_flow
+from aiprod.synth.world import DIRECTIONS
+
+UPSCALE = 4  # DIS needs a few pixels per patch: tiny frames are flowed at 4x, then scaled back
+
+
+def video_flow(video: torch.Tensor, stride: int = 1) -> np.ndarray:
+    """(3, T, H, W) in [-1, 1] -> (P, 2, H, W) flow in px/frame at the video's size.
+
+    Pairs (k, k+1) every `stride` frames, as the shards store them.
+    """
+    rgb = ((video.clamp(-1, 1) + 1) * 127.5).byte().permute(1, 2, 3, 0).numpy()
+    grey = np.stack([cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in rgb])
+    size = max(grey.shape[1:]) * UPSCALE
+    big = np.stack([cv2.resize(g, None, fx=UPSCALE, fy=UPSCALE) for g in grey])
+    flow = clip_flow(big, size, "medium", stride)
+    # back to the video's size: average UPSCALE x UPSCALE blocks, divide the vectors
+    p, _, h, w = flow.shape
+    small = flow.reshape(p, 2, h // UPSCALE, UPSCALE, w // UPSCALE, UPSCALE).mean(axis=(3, 5))
+    return small / UPSCALE
+
+
+def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(P, 2, h, w) -> (P, 2, height, width), vectors rescaled with the size."""
+    p, _, h, w = flow.shape
+    if (h, w) == (height, width):
+        return flow
+    out = np.stack(
+        [
+            cv2.resize(f.transpose(1, 2, 0), (width, height), interpolation=cv2.INTER_LINEAR)
+            for f in flow
+        ]
+    ).transpose(0, 3, 1, 2)
+    out[:, 0] *= width / w
+    out[:, 1] *= height / h
+    return out
+
+
+def flow_agreement(measured: np.ndarray, guide: np.ndarray, tol: ToleranceConfig) -> dict:
+    """Share of pixels whose measured flow matches the guide's.
+
+    A pixel agrees when its end-point error is within `epe_px` and, where both vectors move
+    at least `min_motion_px`, their angle differs by at most `angle_deg`. Reported over all
+    pixels and over the pixels where the guide moves (the harder, more telling share).
+    """
+    pairs = min(len(measured), len(guide))
+    m, g = measured[:pairs], resize_flow(guide[:pairs].astype(np.float32), *measured.shape[2:])
+    epe = np.linalg.norm(m - g, axis=1)
+    speed_m, speed_g = np.linalg.norm(m, axis=1), np.linalg.norm(g, axis=1)
+    cos = (m * g).sum(axis=1) / np.maximum(speed_m * speed_g, 1e-9)
+    angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    moving = (speed_g >= tol.min_motion_px) & (speed_m >= tol.min_motion_px)
+    agree = (epe <= tol.epe_px) & (~moving | (angle <= tol.angle_deg))
+    guide_moves = speed_g >= tol.min_motion_px
+    return {
+        "all": float(agree.mean()),
+        "moving": float(agree[guide_moves].mean()) if guide_moves.any() else float("nan"),
+        "moving_pixels": int(guide_moves.sum()),
+    }
+
+
+def dominant_direction(flow: np.ndarray, min_px: float = 0.1) -> str | None:
+    """The compass direction (of the shapes world's eight) of the flow's strongest motion.
+
+    The mean vector of the pixels moving faster than the frame's median (the object, not the
+    background); None when nothing moves.
+    """
+    vectors = flow.transpose(0, 2, 3, 1).reshape(-1, 2)
+    speed = np.linalg.norm(vectors, axis=1)
+    if speed.max(initial=0) < min_px:
+        return None
+    moving = vectors[speed >= max(min_px, float(np.quantile(speed, 0.9)))]
+    dx, dy = moving.mean(axis=0)
+    angle = math.atan2(dy, dx)
+    return min(
+        DIRECTIONS,
+        key=lambda d: abs(
+            math.remainder(angle - math.atan2(DIRECTIONS[d][1], DIRECTIONS[d][0]), math.tau)
+        ),
+    )

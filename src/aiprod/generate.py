@@ -1,0 +1,164 @@
+"""`aiprod generate`: a prompt in any of the nine languages to a playable mp4.
+
+Loads a text-to-video checkpoint (the final phase's unless named) and the VAE it was trained
+with, samples latents with the seeded Euler sampler (text CFG, optional flow guidance from a
+reference video) and decodes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from aiprod.curation.motion import clip_flow
+from aiprod.nn.rectified_flow import sample
+from aiprod.train.t2v import load_model
+from aiprod.train.vae_stage import load_codec
+from aiprod.video.decode import VideoError, read_clip
+from aiprod.video.ffmpeg import write_h264
+
+DEFAULT_CHECKPOINT = "models/phase5/model.pt"
+SOURCE_FPS = 12.0  # the clips' frame rate (ingest.target.fps); frame_step divides it
+
+
+class VideoGenerator:
+    """A loaded text-to-video model and its VAE, ready to sample."""
+
+    def __init__(self, checkpoint: str | Path, vae: str | Path | None = None) -> None:
+        self.model, payload = load_model(checkpoint)
+        self.codec = load_codec(vae or payload["vae"])
+        self.frames = int(payload.get("frames", 9))
+        self.size = int(payload.get("size", 32))
+        self.frame_step = int(payload.get("frame_step", 1))
+        self.flow_shape = tuple(payload.get("flow_shape", (self.size, self.size)))
+        self.fps = SOURCE_FPS / self.frame_step
+
+    def latent_shape(self, batch: int, frames: int, size: int) -> tuple[int, ...]:
+        """The latent shape for a request; a ValueError names what is wrong with it."""
+        tf, sf = self.codec.temporal_factor, self.codec.spatial_factor
+        patch = self.model.backbone.cfg.patch
+        if frames < 1 or (frames - 1) % tf:
+            raise ValueError(f"--frames {frames}: must be 1 + k * {tf} (e.g. {1 + 2 * tf})")
+        if size < sf * patch[1] or size % (sf * patch[1]):
+            raise ValueError(f"--size {size}: must be a positive multiple of {sf * patch[1]}")
+        shape = (
+            batch,
+            self.codec.vae.cfg.latent_channels,
+            1 + (frames - 1) // tf,
+            size // sf,
+            size // sf,
+        )
+        self.model.backbone.grid(torch.Size(shape))  # raises when beyond the learned positions
+        return shape
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompts: list[str],
+        frames: int | None = None,
+        size: int | None = None,
+        steps: int = 20,
+        cfg: float = 3.0,
+        seed: int = 0,
+        flow: torch.Tensor | None = None,
+        guidance_strength: float = 0.0,
+    ) -> torch.Tensor:
+        """(B, 3, T, H, W) videos in [-1, 1]; `flow` is (B, 2, P, h, w) in training units."""
+        if cfg < 0:
+            raise ValueError(f"--cfg {cfg}: must be >= 0")
+        if not 0.0 <= guidance_strength <= 1.0:
+            raise ValueError(f"--guidance-strength {guidance_strength}: must be in [0, 1]")
+        if guidance_strength > 0 and flow is None:
+            raise ValueError("--guidance-strength > 0 needs a flow (--motion-ref VIDEO)")
+        shape = self.latent_shape(len(prompts), frames or self.frames, size or self.size)
+        text, mask = self.model.text(prompts)
+        latents = sample(
+            self.model.backbone, shape, text, mask, steps, cfg, flow, guidance_strength, seed
+        )
+        return self.codec.decode(latents)
+
+    def flow_from_video(self, path: str | Path, frames: int, size: int) -> torch.Tensor:
+        """Guidance flow (2, P, h, w) from a reference video, in the units training used."""
+        try:
+            clip = read_clip(str(path))
+        except (VideoError, OSError) as error:
+            raise ValueError(f"--motion-ref {path}: cannot read it as a video ({error})") from None
+        grey = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in clip[:: self.frame_step]])
+        if len(grey) < frames:
+            raise ValueError(
+                f"--motion-ref {path}: {len(grey)} frames at step {self.frame_step}, need {frames}"
+            )
+        tf = self.codec.temporal_factor
+        flow = clip_flow(grey[:frames], size, "medium", stride=tf)[: max(1, (frames - 1) // tf)]
+        flow = torch.from_numpy(flow) * (self.size / size)  # px at the training size
+        return flow.permute(1, 0, 2, 3)
+
+
+def to_frames(video: torch.Tensor) -> list[np.ndarray]:
+    """(3, T, H, W) in [-1, 1] -> BGR uint8 frames."""
+    rgb = ((video.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 3, 0).numpy()
+    return [np.ascontiguousarray(frame[..., ::-1]) for frame in rgb]
+
+
+def write_video(path: str | Path, video: torch.Tensor, fps: float, scale: int = 1) -> Path:
+    frames = to_frames(video)
+    if scale > 1:
+        frames = [
+            cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST) for f in frames
+        ]
+    write_h264(path, frames, fps, crf=12)
+    return Path(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="aiprod generate", description="Generate a video from a prompt (any of 9 languages)."
+    )
+    parser.add_argument("prompt")
+    parser.add_argument("-o", "--output", default="generated.mp4")
+    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
+    parser.add_argument("--vae", default=None, help="VAE model.pt (default: the one trained with)")
+    parser.add_argument("--frames", type=int, default=None)
+    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--cfg", type=float, default=3.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--guidance-strength", type=float, default=0.0)
+    parser.add_argument("--motion-ref", default=None, help="video whose optical flow guides motion")
+    parser.add_argument("--scale", type=int, default=4, help="nearest-neighbour upscale of the mp4")
+    args = parser.parse_args(argv)
+    try:
+        if not args.prompt.strip():
+            raise ValueError("the prompt is empty")
+        if args.steps < 1:
+            raise ValueError(f"--steps {args.steps}: must be >= 1")
+        generator = VideoGenerator(args.checkpoint, args.vae)
+        frames, size = args.frames or generator.frames, args.size or generator.size
+        flow = None
+        if args.motion_ref:
+            flow = generator.flow_from_video(args.motion_ref, frames, size)[None]
+        video = generator(
+            [args.prompt],
+            frames,
+            size,
+            args.steps,
+            args.cfg,
+            args.seed,
+            flow,
+            args.guidance_strength,
+        )[0]
+        path = write_video(args.output, video, generator.fps, args.scale)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    print(f"wrote {path} ({video.shape[1]} frames, {video.shape[2]}x{video.shape[3]})")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

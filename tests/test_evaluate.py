@@ -1,0 +1,101 @@
+"""Evaluation pieces: Fréchet distance, flow read-back and agreement, prompts, classifier."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from aiprod.config import ToleranceConfig
+from aiprod.evaluate.classifier import ShapesClassifier
+from aiprod.evaluate.frechet import feature_distance, frechet_distance, gaussian
+from aiprod.evaluate.motion import dominant_direction, flow_agreement, video_flow
+from aiprod.evaluate.prompts import eval_prompts
+from aiprod.synth.render import render_scene
+from aiprod.synth.world import ObjectSpec, SceneSpec
+
+TOLERANCE = ToleranceConfig(epe_px=1.0, angle_deg=30, min_motion_px=0.5)
+
+
+def scipy_frechet(a, b):
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_a @ cov_b).real
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
+
+
+@pytest.mark.quick
+def test_frechet_distance_matches_scipy_in_float64():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 16))
+    b = rng.normal(0.3, 1.5, size=(150, 16)) @ rng.normal(size=(16, 16)) * 0.5
+    ours = feature_distance(a, b)
+    assert ours == pytest.approx(scipy_frechet(a, b), rel=1e-6)
+    assert feature_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    assert frechet_distance(*gaussian(a), *gaussian(a + 1.0)) == pytest.approx(16.0, rel=1e-9)
+    with pytest.raises(ValueError, match="need"):
+        gaussian(a[:1])
+
+
+def moving_video(direction, size=32, frames=9, colour="red", seed=3):
+    obj = ObjectSpec("square", colour, "large", "fast", direction)
+    scene = SceneSpec((obj,), "plain", "grey", "static", "steady", False, seed)
+    images, truth = render_scene(scene, frames, size)
+    rgb = np.stack(images)[..., ::-1].copy()
+    video = torch.from_numpy(rgb).permute(3, 0, 1, 2).float() / 127.5 - 1
+    return video, truth
+
+
+@pytest.mark.parametrize("direction", ["right", "up", "down_left"])
+def test_direction_is_read_back_from_a_rendered_moving_square(direction):
+    video, _ = moving_video(direction)
+    assert dominant_direction(video_flow(video)) == direction
+
+
+def test_flow_agreement_separates_the_right_guide_from_the_opposite_one():
+    video, _ = moving_video("right")
+    measured = video_flow(video, stride=4)
+    still = video_flow(moving_video("right", frames=9)[0][:, :1].expand(-1, 9, -1, -1), stride=4)
+    assert np.abs(still).max() < 0.05  # a frozen video has no flow
+    same = flow_agreement(measured, measured.copy(), TOLERANCE)
+    opposite = flow_agreement(measured, -measured, TOLERANCE)
+    assert same["all"] == 1.0 and same["moving"] == 1.0
+    assert opposite["moving"] < 0.2 < same["moving"]
+    assert opposite["moving_pixels"] > 0
+
+
+@pytest.mark.quick
+def test_eval_prompts_share_scenes_across_languages_and_balance_colours():
+    prompts = eval_prompts(["en", "ja", "ru"], 16, seed=0)
+    assert len(prompts) == 48
+    en = [p for p in prompts if p.language == "en"]
+    ja = [p for p in prompts if p.language == "ja"]
+    assert [p.colour for p in en] == [p.colour for p in ja]
+    assert len({p.colour for p in en}) == 8 and len({p.direction for p in en}) == 8
+    assert "red" in en[0].text and en[0].text != ja[0].text
+    pairs = {(p.colour, p.direction) for p in en}
+    assert len(pairs) == 16  # colour does not give the direction away
+
+
+def test_shapes_classifier_learns_colours_of_rendered_shapes():
+    torch.manual_seed(0)
+    colours = ["red", "green", "blue", "yellow"]
+    videos, labels = [], []
+    for k in range(16):
+        colour = colours[k % 4]
+        video, _ = moving_video("right", colour=colour, seed=k)
+        videos.append(video)
+        labels.append(
+            ["red", "green", "blue", "yellow", "orange", "purple", "white", "black"].index(colour)
+        )
+    videos, labels = torch.stack(videos), torch.tensor(labels)
+    model = ShapesClassifier(width=8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(60):
+        colour, _ = model(videos)
+        loss = torch.nn.functional.cross_entropy(colour, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    colour, _ = model(videos)
+    assert (colour.argmax(1) == labels).float().mean() == 1.0
+    assert model.embed(videos).shape == (16, model.feature_dim)

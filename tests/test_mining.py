@@ -1,0 +1,62 @@
+"""Hard-example mining's ranking and carry budget, and which shards each phase reads."""
+
+import pandas as pd
+import pytest
+
+from aiprod.config import parse_config
+from aiprod.train.mining import carry_hours, rank_hard
+from aiprod.train.phase_stage import phase_urls
+
+
+@pytest.mark.quick
+def test_hardest_clips_are_carried_within_the_hour_budget():
+    scores = pd.DataFrame(
+        {
+            "clip_id": ["a", "b", "c", "d"],
+            "keep": [True, True, True, False],
+            "duration": [1800.0, 1800.0, 1800.0, 1800.0],
+        }
+    )
+    table = rank_hard({"a": 0.1, "b": 0.5, "c": 0.3, "d": 0.9}, scores, hours=1.0, into=2)
+    assert table["clip_id"].tolist() == ["d", "b", "c", "a"]
+    assert table["rank"].tolist() == [1, 2, 3, 4]
+    # d was rejected by scoring; b and c (1 h) fit, a does not
+    assert table.set_index("clip_id")["carried"].to_dict() == {
+        "d": False,
+        "b": True,
+        "c": True,
+        "a": False,
+    }
+
+
+@pytest.mark.quick
+def test_carry_budget_follows_the_curriculum_scale_unless_given(params):
+    scores = pd.DataFrame({"clip_id": ["a"], "keep": [True], "duration": [3600.0 * 9]})
+    config = parse_config(params)
+    # 9 kept hours against a 90-hour plan for phases 1-4: scale 0.1, carry 10 h -> 1 h
+    assert carry_hours(config, scores) == pytest.approx(1.0)
+    params = {**params, "mine": {**params["mine"], "hours": 0.25}}
+    assert carry_hours(parse_config(params), scores) == 0.25
+
+
+@pytest.mark.quick
+def test_phase_reads_its_shards_and_the_carry_or_everything_without_curriculum(params, tmp_path):
+    shard_dir, mine_dir = tmp_path / "shards", tmp_path / "mining"
+    for k in range(1, 6):
+        (shard_dir / f"phase{k}").mkdir(parents=True)
+        (shard_dir / f"phase{k}" / "shard-000000.tar").write_bytes(b"")
+    (mine_dir / "phase2" / "carry").mkdir(parents=True)
+    (mine_dir / "phase2" / "carry" / "shard-000000.tar").write_bytes(b"")
+    data = {
+        **params,
+        "shards": {**params["shards"], "dir": str(shard_dir)},
+        "mine": {**params["mine"], "out_dir": str(mine_dir)},
+    }
+    urls = phase_urls(parse_config(data), 3)
+    assert [u.split("/")[-3:] for u in urls] == [
+        ["shards", "phase3", "shard-000000.tar"],
+        ["phase2", "carry", "shard-000000.tar"],
+    ]
+    data["curriculum"] = {**data["curriculum"], "enabled": False}
+    urls = phase_urls(parse_config(data), 3)
+    assert sorted(u.split("/")[-2] for u in urls) == [f"phase{k}" for k in range(1, 6)]
