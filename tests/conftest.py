@@ -48,8 +48,49 @@ def small_params(base: dict, root: Path) -> dict:
         metrics=str(root / "reports" / "curriculum_metrics.json"),
         report=str(root / "reports" / "curation.html"),
     )
-    data["shards"].update(dir=str(root / "shards"), max_count=4)
+    data["shards"].update(dir=str(root / "shards"), max_count=4, holdout_share=0.3)
+    small_training(data, root)
     return data
+
+
+def small_training(data: dict, root: Path) -> None:
+    """Training, mining and evaluation settings that run in seconds (paths under `root`)."""
+    data["train_vae"].update(
+        out_dir=str(root / "models" / "vae"),
+        metrics=str(root / "reports" / "vae_metrics.json"),
+        steps=4,
+        batch_size=2,
+        windows=1,
+        checkpoint_every=2,
+    )
+    data["train"].update(out_dir=str(root / "models"), metrics=str(root / "reports" / "train"))
+    for k in range(1, 6):
+        data["train"][f"phase{k}"] = {**data["train"][f"phase{k}"], "steps": 3, "batch_size": 2}
+    data["mine"].update(out_dir=str(root / "mining"), seeds=1)
+    data["classifier"].update(
+        out_dir=str(root / "models" / "classifier"),
+        metrics=str(root / "reports" / "classifier_metrics.json"),
+        rendered=16,
+        steps=5,
+        batch_size=4,
+    )
+    data["evaluate"].update(
+        metrics=str(root / "reports" / "metrics.json"),
+        plots_dir=str(root / "reports" / "plots"),
+        gallery=str(root / "reports" / "gallery.html"),
+        media_dir=str(root / "reports" / "gallery"),
+        checkpoint=str(root / "models" / "phase5" / "model.pt"),
+        steps=2,
+        prompts_per_language=2,
+        languages=["en", "ja"],
+        flow_videos=2,
+        gallery_languages=["en", "ja"],
+    )
+    data["finetune"].update(
+        checkpoint=str(root / "models" / "phase5" / "model.pt"),
+        out_dir=str(root / "models" / "lora"),
+        train={**data["finetune"]["train"], "steps": 3, "batch_size": 2},
+    )
 
 
 @pytest.fixture

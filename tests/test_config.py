@@ -44,3 +44,17 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("synth: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+@pytest.mark.quick
+def test_paths_required_by_a_choice_are_named(params):
+    params = {**params, "evaluate": {**params["evaluate"], "fvd_extractor": "i3d", "i3d_path": ""}}
+    params["model"] = {**params["model"], "text_encoder": "hf", "text_encoder_path": ""}
+    with pytest.raises(ConfigError) as error:
+        parse_config(params)
+    message = str(error.value)
+    assert (
+        "evaluate.i3d_path: must name a local I3D TorchScript file when fvd_extractor: i3d"
+        in message
+    )
+    assert "model.text_encoder_path: must name a local Hugging Face encoder folder" in message

@@ -1,5 +1,6 @@
 """The flows under a temporary Prefect server, and the whole DAG through `dvc repro`."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -101,6 +102,20 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     shards = sorted((project / data["shards"]["dir"]).glob("phase*/shard-*.tar"))
     assert {p.parent.name for p in shards} == {f"phase{k}" for k in range(1, 6)}
     assert (project / data["curriculum"]["report"]).stat().st_size > 10_000
+    training = {"train_vae", "classifier", "evaluate"}
+    training |= {f"train_phase{k}" for k in range(1, 6)} | {f"mine_{k}" for k in range(1, 5)}
+    assert all(f"Running stage '{name}'" in first.stdout for name in training)
+    assert "Running stage 'finetune'" not in first.stdout  # frozen: the short path runs apart
+    metrics = json.loads((project / data["evaluate"]["metrics"]).read_text())
+    assert set(metrics["adherence"]) == {"en", "ja", "chance"}
+    assert set(metrics["flow_agreement"]) == {"s0", "s0.5", "s1", "real_clips_ceiling"}
+    assert metrics["fvd"]["extractor"] == "shapes-classifier" and metrics["fvd"]["videos"] > 0
+    assert "<video" in (project / data["evaluate"]["gallery"]).read_text()
+    hard = pd.read_parquet(project / data["mine"]["out_dir"] / "phase1" / "hard.parquet")
+    assert hard["loss"].is_monotonic_decreasing and hard["carried"].any()
+    assert (project / data["train"]["out_dir"] / "phase5" / "dvclive").is_dir()
+    shown = sh("dvc", "metrics", "show").stdout
+    assert "adherence.en.colour" in shown or "adherence" in shown
     second = sh("dvc", "repro")
     assert "Running stage" not in second.stdout
     assert "up to date" in second.stdout
@@ -112,13 +127,60 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
         return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
 
     shard_stages = {f"shard_phase{k}" for k in range(1, 6)}
+    downstream = training - {"classifier"}  # the classifier reads the clips, not the shards
     thresholds = {**data["score"]["thresholds"], "min_luma": 110.0}  # rejects the dark clips
     assert (
         ran_after("score", "thresholds", thresholds)
-        == {"score", "caption", "curriculum"} | shard_stages
+        == {"score", "caption", "curriculum"} | shard_stages | downstream
     )
     hours = {**data["curriculum"]["hours"], "phase1": 40}
-    assert ran_after("curriculum", "hours", hours) == {"curriculum"} | shard_stages
+    assert ran_after("curriculum", "hours", hours) == {"curriculum"} | shard_stages | downstream
+    phase3 = {**data["train"]["phase3"], "steps": 4}  # later phases only
+    assert ran_after("train", "phase3", phase3) == {
+        "train_phase3",
+        "mine_3",
+        "train_phase4",
+        "mine_4",
+        "train_phase5",
+        "evaluate",
+    }
+
+    sh("python", "-m", "flows.finetune")
+    lora = project / data["finetune"]["out_dir"]
+    assert (lora / "adapter" / "adapter_config.json").exists() and (lora / "merged.pt").exists()
+    video = project / "sample.mp4"
+    sh(
+        "aiprod",
+        "generate",
+        "Un cercle rouge se déplace vers la gauche.",
+        "--checkpoint",
+        str(lora / "merged.pt"),
+        "--steps",
+        "2",
+        "-o",
+        str(video),
+    )
+    assert video.stat().st_size > 0
+
+    # the same stage on two processes (DDP over gloo), into its own folder
+    data["train"] = {**data["train"], "out_dir": "ddp_models", "metrics": "ddp_reports"}
+    (project / "ddp.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    torchrun = Path(sys.executable).parent / "torchrun"
+    sh(
+        str(torchrun),
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "flows.train_phase",
+        "--phase",
+        "1",
+        "--params",
+        "ddp.yaml",
+    )
+    ddp = json.loads((project / "ddp_reports" / "phase1.json").read_text())
+    assert ddp["steps"] == data["train"]["phase1"]["steps"]
+    assert (project / "ddp_models" / "phase1" / "model.pt").exists()
 
 
 def test_killed_ingest_process_resumes_to_the_same_manifest(prefect_server, tmp_path, params):
@@ -163,7 +225,6 @@ def test_killed_ingest_process_resumes_to_the_same_manifest(prefect_server, tmp_
 
 
 def test_curation_flows_end_to_end(prefect_server, small_config):
-    import json
 
     import webdataset as wds
 

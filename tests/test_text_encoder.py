@@ -59,3 +59,24 @@ def test_hf_encoder_from_a_local_folder_adds_whole_terms(tmp_path):
     assert tokens.shape == (2, mask.shape[1], 24)
     trainable = [name for name, p in encoder.named_parameters() if p.requires_grad]
     assert trainable == ["project.weight", "project.bias"]
+
+
+def test_sentence_encoder_puts_one_meaning_in_two_languages_close_and_trains():
+    import copy
+
+    from aiprod.nn.text import SentenceTextEncoder
+
+    torch.manual_seed(0)
+    encoder = SentenceTextEncoder(ByteTextConfig(width=16, layers=1, heads=2, max_length=64))
+    red_en, red_fr, blue_en = SentenceTextEncoder.sentence(
+        ["A red circle moves left.", "Un cercle rouge se déplace vers la gauche.", "A blue square."]
+    )
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(red_en, red_fr, dim=0) > cos(red_en, blue_en, dim=0)
+    tokens, mask = encoder(["A red circle moves left.", "赤い円"])
+    assert tokens.shape[0] == 2 and tokens.shape[2] == 16 and mask.shape == tokens.shape[:2]
+    tokens.sum().backward()
+    assert encoder.project[0].weight.grad is not None  # the projection trains, USE is frozen
+    clone = copy.deepcopy(encoder)  # EMA copies the module: cheap, same outputs
+    with torch.no_grad():
+        assert torch.equal(clone(["A red circle"])[0], encoder(["A red circle"])[0])

@@ -51,6 +51,8 @@ def test_train_vae_stage_writes_weights_metrics_and_resumes(shard_dir, tmp_path,
         batch_size=2,
         checkpoint_every=1,
         phases=[1, 2],
+        frame_step=1,
+        windows=1,
     )
     config = parse_config(params)
     logged = []
@@ -61,12 +63,14 @@ def test_train_vae_stage_writes_weights_metrics_and_resumes(shard_dir, tmp_path,
         lambda name, value, step: logged.append((name, step)),
     )
     assert metrics["steps"] == 3 and metrics["psnr"] > 0 and 0 < metrics["ssim"] <= 1
-    assert metrics["compression_ratio"] == 96.0 and ("loss", 3) in logged
+    assert metrics["compression_ratio"] == 24.0 and ("loss", 3) in logged
     weights = torch.load(tmp_path / "vae" / MODEL_FILE, weights_only=False)
-    assert weights["config"]["spatial_factor"] == 8
+    assert weights["config"]["spatial_factor"] == 4 and len(weights["latent_std"]) == 8
     assert (tmp_path / "vae" / "reconstructions.png").stat().st_size > 0
-    params["train_vae"]["steps"] = 5
+    again = train_vae_stage(config.train_vae, config.model, config.shards)  # finished: resumes
+    assert again["steps"] == 3 and again["psnr"] == metrics["psnr"]
+    params["train_vae"]["steps"] = 5  # other settings: the old checkpoint is not resumed
     config = parse_config(params)
-    again = train_vae_stage(config.train_vae, config.model, config.shards)
-    assert again["steps"] == 5
+    longer = train_vae_stage(config.train_vae, config.model, config.shards)
+    assert longer["steps"] == 5
     json.dumps(again)  # metrics are plain JSON for DVC

@@ -37,6 +37,17 @@ def _above(other: str):  # noqa: ANN202 (a pydantic validator factory)
     return classmethod(check)
 
 
+def _required_when(key: str, value: object, what: str):  # noqa: ANN202 (a validator factory)
+    """A validator: this path must be given when the (already validated) `key` equals `value`."""
+
+    def check(cls: type, path: str, info: ValidationInfo) -> str:
+        if info.data.get(key) == value and not path:
+            raise ValueError(f"must name {what} when {key}: {str(value).lower()}")
+        return path
+
+    return classmethod(check)
+
+
 class _Parallel(_Section):
     """A section that fans work out: `concurrency` 0 means one worker per CPU core."""
 
@@ -173,12 +184,9 @@ class ClipScoreConfig(_Section):
     aesthetic_head: str = ""
     frames: int = Field(ge=1, le=16)
 
-    @field_validator("model_dir")
-    @classmethod
-    def _dir_when_enabled(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("enabled") and not value:
-            raise ValueError("must name a local open_clip folder when enabled")
-        return value
+    _dir_when_enabled = field_validator("model_dir")(
+        _required_when("enabled", True, "a local open_clip folder")
+    )
 
 
 class ScoreConfig(_Parallel):
@@ -386,6 +394,7 @@ class EvaluateConfig(_Section):
     metrics: str = Field(min_length=1)
     plots_dir: str = Field(min_length=1)
     gallery: str = Field(min_length=1)
+    media_dir: str = Field(min_length=1, description="the gallery's mp4 files")
     checkpoint: str = Field(min_length=1, description="the text-to-video model evaluated")
     steps: int = Field(ge=1, le=1000, description="sampler steps")
     cfg: float = Field(ge=0, le=30, description="classifier-free guidance scale")
@@ -399,12 +408,9 @@ class EvaluateConfig(_Section):
     i3d_path: str = ""
     gallery_languages: Annotated[list[str], Field(min_length=1)]
 
-    @field_validator("i3d_path")
-    @classmethod
-    def _path_for_i3d(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("fvd_extractor") == "i3d" and not value:
-            raise ValueError("must name a local I3D TorchScript file when fvd_extractor: i3d")
-        return value
+    _path_for_i3d = field_validator("i3d_path")(
+        _required_when("fvd_extractor", "i3d", "a local I3D TorchScript file")
+    )
 
 
 class FinetuneConfig(_Section):
@@ -424,16 +430,13 @@ class ModelConfig(_Section):
     """Which named model size to build (see aiprod.nn.presets)."""
 
     preset: Literal["tiny", "small", "medium", "full"]
-    text_encoder: Literal["bytes", "hf"] = "bytes"
+    text_encoder: Literal["bytes", "use", "hf"] = "bytes"
     text_encoder_path: str = ""
     conv: Literal["separable", "full", "cudnn"] = "separable"
 
-    @field_validator("text_encoder_path")
-    @classmethod
-    def _path_for_hf(cls, value: str, info: ValidationInfo) -> str:
-        if info.data.get("text_encoder") == "hf" and not value:
-            raise ValueError("must name a local Hugging Face encoder folder when text_encoder: hf")
-        return value
+    _path_for_hf = field_validator("text_encoder_path")(
+        _required_when("text_encoder", "hf", "a local Hugging Face encoder folder")
+    )
 
 
 class AiprodConfig(_Section):

@@ -28,6 +28,7 @@ from aiprod.evaluate.prompts import eval_scenes
 from aiprod.fsutil import atomic_write
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import COLOURS, SHAPES, sample_scene
+from aiprod.train.checkpoint import load_payload
 from aiprod.train.data import is_holdout, windows_of
 from aiprod.video.decode import read_clip
 
@@ -223,10 +224,7 @@ def save_classifier(path: Path, model: ShapesClassifier, cfg: ClassifierConfig) 
 
 
 def load_classifier(path: str | Path) -> ShapesClassifier:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no shapes classifier here (run `dvc repro classifier`)")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload = load_payload(path, "no shapes classifier here (run `dvc repro classifier`)")
     model = ShapesClassifier(payload["width"])
     model.load_state_dict(payload["state_dict"])
     return model.eval()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -11,18 +12,25 @@ import pandas as pd
 import torch
 
 from aiprod.config import AiprodConfig
+from aiprod.curation.truth import clip_segment
 from aiprod.evaluate.classifier import COLOUR_NAMES, load_classifier, predict
 from aiprod.evaluate.classifier import MODEL_FILE as CLASSIFIER_FILE
 from aiprod.evaluate.features import make_extractor
 from aiprod.evaluate.frechet import feature_distance
 from aiprod.evaluate.gallery import GalleryItem, write_gallery
-from aiprod.evaluate.motion import dominant_direction, flow_agreement, video_flow
+from aiprod.evaluate.motion import (
+    direction_reader_accuracy,
+    dominant_direction,
+    flow_agreement,
+    video_flow,
+)
 from aiprod.evaluate.prompts import Prompt, eval_prompts
 from aiprod.fsutil import write_parquet
 from aiprod.generate import VideoGenerator, write_video
 from aiprod.synth.world import DIRECTIONS, SHAPES
 from aiprod.train.phase_stage import phase_data
 from aiprod.train.t2v import PhaseData, flow_for, pick_caption
+from aiprod.video.decode import read_clip
 
 BATCH = 48
 
@@ -52,13 +60,14 @@ def _generate(
 
 
 def adherence(
-    videos: torch.Tensor, prompts: list[Prompt], classifier: torch.nn.Module, stride: int
+    videos: torch.Tensor, prompts: list[Prompt], classifier: torch.nn.Module
 ) -> pd.DataFrame:
-    """One row per generated video: what was asked and what was read back."""
+    """One row per generated video: what was asked and what was read back (direction from
+    the flow of every frame pair)."""
     colour, shape = predict(classifier, videos)
     rows = []
     for k, prompt in enumerate(prompts):
-        direction = dominant_direction(video_flow(videos[k], stride))
+        direction = dominant_direction(video_flow(videos[k]))
         rows.append(
             {
                 "language": prompt.language,
@@ -116,6 +125,20 @@ def flow_guidance_metrics(
             "videos": count,
         }
         videos[strength] = generated
+    ceiling = [
+        flow_agreement(
+            video_flow(held.bank.videos[i], stride),
+            guides[i].permute(1, 0, 2, 3).numpy(),
+            ev.tolerance,
+        )
+        for i in range(count)
+    ]
+    moving = [s["moving"] for s in ceiling if not np.isnan(s["moving"])]
+    results["real_clips_ceiling"] = {
+        "all_pixels": round(float(np.mean([s["all"] for s in ceiling])), 4),
+        "moving_pixels": round(float(np.mean(moving)), 4) if moving else None,
+        "videos": count,
+    }
     return results, videos
 
 
@@ -144,6 +167,23 @@ def fvd_metrics(
     return out, generated
 
 
+def moving_object_clips(config: AiprodConfig, size: int, frames: int, step: int) -> list:
+    """Real clips of one object moving straight with a still camera, with their direction."""
+    out = []
+    for row in pd.read_parquet(config.ingest.manifest).itertuples(index=False):
+        segment = clip_segment(row.path, row.start_frame, row.end_frame)
+        if segment is None or segment["scene"]["camera"] != "static":
+            continue
+        objects = segment["scene"]["objects"]
+        if len(objects) != 1 or objects[0]["motion"] not in ("linear", "fast"):
+            continue
+        rgb = read_clip(row.path, (size, size))[::step][:frames, ..., ::-1].copy()
+        if len(rgb) == frames:
+            video = torch.from_numpy(rgb).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
+            out.append((video, objects[0]["direction"]))
+    return out
+
+
 def evaluate_stage(config: AiprodConfig) -> dict:
     ev = config.evaluate
     generator = VideoGenerator(ev.checkpoint)
@@ -155,14 +195,18 @@ def evaluate_stage(config: AiprodConfig) -> dict:
 
     prompts = eval_prompts(ev.languages, ev.prompts_per_language, ev.seed)
     prompt_videos = _generate(generator, [p.text for p in prompts], config)
-    table = adherence(prompt_videos, prompts, classifier, stride)
+    table = adherence(prompt_videos, prompts, classifier)
     flow_results, guided = flow_guidance_metrics(generator, held, config, stride)
     fvd, _ = fvd_metrics(generator, held, train, config)
     vae = json.loads(Path(config.train_vae.metrics).read_text(encoding="utf-8"))
+    reader = direction_reader_accuracy(
+        moving_object_clips(config, generator.size, generator.frames, generator.frame_step)
+    )
     metrics = {
         "fvd": fvd,
         "flow_agreement": flow_results,
         "adherence": adherence_summary(table),
+        "direction_reader_on_real_clips": reader,
         "vae": {k: vae[k] for k in ("psnr", "ssim", "compression_ratio") if k in vae},
         "sampler": {"steps": ev.steps, "cfg": ev.cfg, "checkpoint": ev.checkpoint},
     }
@@ -178,6 +222,7 @@ def evaluate_stage(config: AiprodConfig) -> dict:
                 "moving_pixels": v["moving_pixels"],
             }
             for k, v in flow_results.items()
+            if k.startswith("s")
         ],
     )
     _gallery(config, prompts, prompt_videos, table, guided, held, generator, metrics)
@@ -209,9 +254,9 @@ def _gallery(
     metrics: dict,
 ) -> None:
     ev = config.evaluate
-    page = Path(ev.gallery)
-    media = page.with_suffix("")  # reports/gallery/
+    page, media = Path(ev.gallery), Path(ev.media_dir)
     media.mkdir(parents=True, exist_ok=True)
+    link = os.path.relpath(media, page.parent)
     sections: dict[str, list[GalleryItem]] = defaultdict(list)
     per_language = ev.prompts_per_language
     for k, prompt in enumerate(prompts):
@@ -222,7 +267,7 @@ def _gallery(
         row = table.iloc[k]
         note = f"read back: {row.read_colour} {row.read_shape}, moving {row.read_direction}"
         sections["Prompts in several languages"].append(
-            GalleryItem(f"{media.name}/{name}", prompt.text, prompt.language, note)
+            GalleryItem(f"{link}/{name}", prompt.text, prompt.language, note)
         )
     for strength, batch in guided.items():
         for i in range(min(3, len(batch))):
@@ -230,7 +275,7 @@ def _gallery(
             write_video(media / name, batch[i], generator.fps, scale=4)
             caption = pick_caption(held.bank.captions[i], i, ev.seed)
             sections[f"Flow guidance from held-out clips, strength {strength:g}"].append(
-                GalleryItem(f"{media.name}/{name}", caption, "flow", f"guidance {strength:g}")
+                GalleryItem(f"{link}/{name}", caption, "flow", f"guidance {strength:g}")
             )
     for i in range(min(3, len(held.bank))):
         name = f"real_{i}.mp4"

@@ -28,7 +28,7 @@ PRESETS: dict[str, ModelPreset] = {
             spatial_factor=4,
             temporal_factor=4,
             latent_channels=8,
-            groups=8,
+            groups=0,
             attention_heads=2,
         ),
         text=ByteTextConfig(width=64, layers=2, heads=2, max_length=256),

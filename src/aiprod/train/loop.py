@@ -49,6 +49,22 @@ class LoopConfig:
     fingerprint: str = ""  # of the config and inputs; a checkpoint from another one is not resumed
 
 
+def phase_loop(
+    cfg: object, seed: int, checkpoint_every: int = 50, fingerprint: str = ""
+) -> LoopConfig:
+    """The loop settings of a phase-shaped config (steps, lr, warmup, batch_size, ema)."""
+    return LoopConfig(
+        steps=cfg.steps,
+        lr=cfg.lr,
+        warmup=cfg.warmup,
+        batch_size=cfg.batch_size,
+        ema_decay=cfg.ema,
+        checkpoint_every=checkpoint_every,
+        seed=seed,
+        fingerprint=fingerprint,
+    )
+
+
 def lr_lambda(cfg: LoopConfig) -> Callable[[int], float]:
     """Linear warm-up, then cosine decay to 10% of the peak."""
 

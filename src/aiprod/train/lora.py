@@ -14,7 +14,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 from aiprod.config import AiprodConfig, FinetuneConfig
 from aiprod.train.data import load_bank, shard_urls
-from aiprod.train.loop import LoopConfig, train
+from aiprod.train.loop import phase_loop, train
 from aiprod.train.t2v import (
     ModelSpec,
     PhaseData,
@@ -66,9 +66,7 @@ def finetune_stage(config: AiprodConfig) -> dict:
     )
     model = add_adapters(model.train(), cfg)
     share = trainable_share(model)
-    loop = LoopConfig(
-        steps=t.steps, lr=t.lr, warmup=t.warmup, batch_size=t.batch_size, ema_decay=t.ema, seed=0
-    )
+    loop = phase_loop(t, seed=0)
     out_dir = Path(cfg.out_dir)
     state, _, losses = train(
         model, phase_loss(t.text_dropout, t.flow_dropout), data, loop, out_dir / "run"

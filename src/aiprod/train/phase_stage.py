@@ -16,7 +16,7 @@ import torch
 from aiprod.config import AiprodConfig
 from aiprod.fsutil import fingerprint
 from aiprod.train.data import NoClips, VideoBank, load_bank, shard_urls
-from aiprod.train.loop import LoopConfig, train
+from aiprod.train.loop import phase_loop, train
 from aiprod.train.t2v import (
     ModelSpec,
     PhaseData,
@@ -122,15 +122,11 @@ def train_phase_stage(
         "curriculum": config.curriculum.enabled,
         "seed": config.train.seed,
     }
-    loop = LoopConfig(
-        steps=cfg.steps,
-        lr=cfg.lr,
-        warmup=cfg.warmup,
-        batch_size=cfg.batch_size,
-        ema_decay=cfg.ema,
-        checkpoint_every=config.train.checkpoint_every,
-        seed=config.train.seed + phase,
-        fingerprint=fingerprint(settings, [vae_file, *start_file, *phase_urls(config, phase)]),
+    loop = phase_loop(
+        cfg,
+        config.train.seed + phase,
+        config.train.checkpoint_every,
+        fingerprint(settings, [vae_file, *start_file, *phase_urls(config, phase)]),
     )
     out_dir = phase_dir(config, phase)
     started = time.perf_counter()

@@ -18,7 +18,13 @@ from aiprod.fsutil import atomic_write
 from aiprod.nn.backbone import BackboneConfig, HybridBackbone
 from aiprod.nn.presets import preset
 from aiprod.nn.rectified_flow import Batch, TrainingDraw, draw_training, per_sample_loss
-from aiprod.nn.text import ByteTextConfig, ByteTextEncoder, HFTextEncoder
+from aiprod.nn.text import (
+    ByteTextConfig,
+    ByteTextEncoder,
+    HFTextEncoder,
+    SentenceTextEncoder,
+)
+from aiprod.train.checkpoint import load_payload
 from aiprod.train.data import VideoBank, clip_of
 
 
@@ -27,7 +33,7 @@ class ModelSpec:
     """Everything needed to rebuild a text-to-video model (saved with its weights)."""
 
     preset: str = "tiny"
-    text_encoder: str = "bytes"  # bytes | hf
+    text_encoder: str = "bytes"  # bytes | use (bytes + multilingual sentence embedding) | hf
     text_encoder_path: str = ""
     conv: str = "separable"
 
@@ -35,17 +41,24 @@ class ModelSpec:
 class TextToVideo(nn.Module):
     """Text encoder + backbone, trained together (the VAE stays frozen outside)."""
 
-    def __init__(self, text: ByteTextConfig, backbone: BackboneConfig, hf_path: str = "") -> None:
+    def __init__(
+        self,
+        text: ByteTextConfig,
+        backbone: BackboneConfig,
+        hf_path: str = "",
+        sentence: bool = False,
+    ) -> None:
         super().__init__()
         if text.width != backbone.text_width:
             raise ValueError(
                 f"text width {text.width} != backbone text_width {backbone.text_width}"
             )
-        self.text = (
-            HFTextEncoder(hf_path, text.width, text.max_length)
-            if hf_path
-            else ByteTextEncoder(text)
-        )
+        if hf_path:
+            self.text = HFTextEncoder(hf_path, text.width, text.max_length)
+        elif sentence:
+            self.text = SentenceTextEncoder(text)
+        else:
+            self.text = ByteTextEncoder(text)
         self.backbone = HybridBackbone(backbone)
 
     def batch(self, latents: torch.Tensor, captions: list[str], flow: torch.Tensor | None) -> Batch:
@@ -70,7 +83,7 @@ def build_model(spec: ModelSpec) -> TextToVideo:
     chosen = preset(spec.preset)
     backbone = BackboneConfig(**{**asdict(chosen.backbone), "conv": spec.conv})
     hf_path = spec.text_encoder_path if spec.text_encoder == "hf" else ""
-    return TextToVideo(chosen.text, backbone, hf_path)
+    return TextToVideo(chosen.text, backbone, hf_path, sentence=spec.text_encoder == "use")
 
 
 def save_model(path: Path, model: TextToVideo, spec: ModelSpec, **info: object) -> Path:
@@ -81,12 +94,9 @@ def save_model(path: Path, model: TextToVideo, spec: ModelSpec, **info: object) 
 
 def load_model(path: str | Path) -> tuple[TextToVideo, dict]:
     """A saved text-to-video model (eval mode) and its payload; clear error when missing."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no text-to-video checkpoint here (run `dvc repro` or pass --checkpoint)"
-        )
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload = load_payload(
+        path, "no text-to-video checkpoint here (run `dvc repro` or pass --checkpoint)"
+    )
     if "spec" not in payload:
         raise ValueError(f"{path}: not a text-to-video model file (no 'spec')")
     model = build_model(ModelSpec(**payload["spec"]))

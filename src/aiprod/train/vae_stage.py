@@ -13,8 +13,9 @@ from aiprod.config import ModelConfig, ShardConfig, TrainVAEConfig
 from aiprod.fsutil import atomic_write, fingerprint
 from aiprod.nn.presets import preset
 from aiprod.nn.vae import VAEConfig, VideoVAE
+from aiprod.train.checkpoint import load_payload
 from aiprod.train.data import VideoBank, load_bank, shard_urls
-from aiprod.train.loop import LoopConfig, train
+from aiprod.train.loop import phase_loop, train
 from aiprod.train.metrics import psnr, ssim
 
 MODEL_FILE = "model.pt"
@@ -87,10 +88,7 @@ class LatentCodec:
 
 def load_codec(path: str | Path) -> LatentCodec:
     """The VAE written by `train_vae`; a clear error when it is missing."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no trained VAE here (run `dvc repro train_vae`)")
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    payload = load_payload(path, "no trained VAE here (run `dvc repro train_vae`)")
     config = dict(payload["config"])
     config["channels"] = tuple(config["channels"])
     vae = VideoVAE(VAEConfig(**config))
@@ -144,15 +142,11 @@ def train_vae_stage(
     def loss_fn(net: VideoVAE, video: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return net(video, kl_weight=cfg.kl_weight, generator=generator).losses["loss"]
 
-    loop = LoopConfig(
-        steps=cfg.steps,
-        lr=cfg.lr,
-        warmup=cfg.warmup,
-        batch_size=cfg.batch_size,
-        ema_decay=cfg.ema,
-        checkpoint_every=cfg.checkpoint_every,
-        seed=cfg.seed,
-        fingerprint=fingerprint({"vae": cfg.model_dump(), "model": model.preset}, urls),
+    loop = phase_loop(
+        cfg,
+        cfg.seed,
+        cfg.checkpoint_every,
+        fingerprint({"vae": cfg.model_dump(), "model": model.preset}, urls),
     )
     out_dir = Path(cfg.out_dir)
     state, ema, _ = train(vae, loss_fn, batch_at, loop, out_dir, log_metric)
