@@ -76,11 +76,23 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     }
 
     def sh(*args):
-        return subprocess.run(
-            args, cwd=project, env=env, capture_output=True, text=True, check=True
-        )
+        done = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"{args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+        return done
 
     sh("git", "init", "-q")
+    sh(
+        "git",
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "0",
+    )
     sh("dvc", "init", "-q")
     sh("dvc", "config", "core.analytics", "false")
     first = sh("dvc", "repro")

@@ -151,6 +151,8 @@ def fvd_metrics(
         ev.fvd_extractor, Path(config.classifier.out_dir) / CLASSIFIER_FILE, ev.i3d_path
     )
     real = held.bank.videos
+    if len(real) < 2:  # a covariance needs two samples
+        return {"extractor": extractor.name, "fvd": None, "videos": len(real)}, real
     captions = [pick_caption(held.bank.captions[i], i, ev.seed) for i in range(len(real))]
     generated = _generate(generator, captions, config)
     real_features = extractor(real).numpy()

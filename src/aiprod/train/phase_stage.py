@@ -158,6 +158,7 @@ def train_phase_stage(
         if losses
         else state.last_loss,
         "val_loss": round(float(val.mean()), 5),
-        "seconds": round(seconds, 1),
-        "samples_per_s": round(len(losses) * cfg.batch_size / max(seconds, 1e-9), 2),
+        "steps_this_run": len(losses),  # 0: a finished checkpoint was found and reused
+        "seconds_this_run": round(seconds, 1),
+        "samples_per_s": round(len(losses) * cfg.batch_size / seconds, 2) if losses else None,
     }
