@@ -145,28 +145,30 @@ def flow_guidance_metrics(
 def fvd_metrics(
     generator: VideoGenerator, held: PhaseData, train: PhaseData, config: AiprodConfig
 ) -> tuple[dict, torch.Tensor]:
-    """FVD of generated vs held-out real clips, and of real training vs held-out (the floor)."""
+    """FVD of generated vs held-out real clips, and of real training vs held-out (the floor).
+
+    A distance needs two videos on each side; with fewer (a tiny corpus) it is null."""
     ev = config.evaluate
     extractor = make_extractor(
         ev.fvd_extractor, Path(config.classifier.out_dir) / CLASSIFIER_FILE, ev.i3d_path
     )
     real = held.bank.videos
-    if len(real) < 2:  # a covariance needs two samples
-        return {"extractor": extractor.name, "fvd": None, "videos": len(real)}, real
     captions = [pick_caption(held.bank.captions[i], i, ev.seed) for i in range(len(real))]
     generated = _generate(generator, captions, config)
     real_features = extractor(real).numpy()
     reference = train.bank.videos[: len(real) * 2]
     out = {
         "extractor": extractor.name,
-        "fvd": round(feature_distance(real_features, extractor(generated).numpy()), 4),
-        "fvd_real_train_vs_held_out": round(
-            feature_distance(real_features, extractor(reference).numpy()), 4
-        ),
+        "fvd": _distance(real_features, extractor(generated).numpy()),
+        "fvd_real_train_vs_held_out": _distance(real_features, extractor(reference).numpy()),
         "videos": len(real),
         "frames_per_video": int(real.shape[2]),
     }
     return out, generated
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float | None:
+    return round(feature_distance(a, b), 4) if min(len(a), len(b)) >= 2 else None
 
 
 def moving_object_clips(config: AiprodConfig, size: int, frames: int, step: int) -> list:
