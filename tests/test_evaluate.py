@@ -99,3 +99,19 @@ def test_shapes_classifier_learns_colours_of_rendered_shapes():
     colour, _ = model(videos)
     assert (colour.argmax(1) == labels).float().mean() == 1.0
     assert model.embed(videos).shape == (16, model.feature_dim)
+
+
+def test_i3d_extractor_loads_a_local_torchscript_and_names_it(tmp_path):
+    from aiprod.evaluate.features import i3d_extractor
+
+    class TinyI3D(torch.nn.Module):
+        def forward(self, video: torch.Tensor) -> torch.Tensor:  # (B, 3, T, 224, 224)
+            return torch.nn.functional.adaptive_avg_pool3d(video, (1, 2, 2)).flatten(1)
+
+    path = tmp_path / "i3d.pt"
+    torch.jit.script(TinyI3D()).save(str(path))
+    extractor = i3d_extractor(path)
+    features = extractor(torch.rand(3, 3, 9, 32, 32) * 2 - 1)
+    assert extractor.name == "i3d:i3d.pt" and features.shape == (3, 12)
+    with pytest.raises(FileNotFoundError, match="names no file"):
+        i3d_extractor(tmp_path / "missing.pt")
