@@ -103,7 +103,9 @@ def load_bank(
     `keep(clip_id)` narrows the clips further (e.g. to mined hard examples).
     """
     keys, videos, captions, flows, seen = [], [], [], [], set()
-    for sample in phase_dataset(urls):
+    # every rank holds the whole bank (DDP ranks take their slice by data position), so the
+    # shards are not split by node here
+    for sample in phase_dataset(urls, rank=0, world_size=1):
         key = sample["key"]
         if key in seen or is_holdout(key, holdout_share) != holdout:
             continue  # a clip can sit in two phases (e.g. 5 and its difficulty phase)
