@@ -2,21 +2,13 @@
 
 import pytest
 import torch
+from tiny_models import tiny_backbone
 
 from aiprod.nn.backbone import BackboneConfig, HybridBackbone
 from aiprod.nn.blocks import CudnnDepthwise3d, FullDepthwise3d, SeparableDepthwise3d
 from aiprod.nn.rectified_flow import Batch, per_sample_loss, sample, training_loss, velocity
 
-CFG = BackboneConfig(
-    latent_channels=4,
-    width=32,
-    heads=4,
-    attention_blocks=2,
-    conv_blocks=2,
-    text_width=16,
-    flow_hidden=8,
-    max_grid=(8, 16, 16),
-)
+CFG = tiny_backbone(attention_blocks=2, conv_blocks=2, max_grid=(8, 16, 16))
 
 
 def batch(seed=0, b=2):

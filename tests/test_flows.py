@@ -132,10 +132,10 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     assert "Running stage" not in second.stdout
     assert "up to date" in second.stdout
 
-    def ran_after(section, key, value):
+    def ran_after(section, key, value, *repro_args):
         data[section] = {**data[section], **{key: value}}
         (project / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-        out = sh("dvc", "repro").stdout
+        out = sh("dvc", "repro", *repro_args).stdout
         return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
 
     shard_stages = {f"shard_phase{k}" for k in range(1, 6)}
@@ -147,6 +147,9 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     )
     hours = {**data["curriculum"]["hours"], "phase1": 40}
     assert ran_after("curriculum", "hours", hours) == {"curriculum"} | shard_stages | downstream
+    ablation = ran_after("curriculum", "enabled", False, "--dry")  # the switch: training only
+    assert "train_phase1" in ablation and not ablation & ({"curriculum"} | shard_stages)
+    data["curriculum"] = {**data["curriculum"], "enabled": True}
     phase3 = {**data["train"]["phase3"], "steps": 4}  # later phases only
     assert ran_after("train", "phase3", phase3) == {
         "train_phase3",

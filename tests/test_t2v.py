@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from tiny_models import tiny_backbone
 
-from aiprod.nn.backbone import BackboneConfig
 from aiprod.nn.text import ByteTextConfig
 from aiprod.nn.vae import VAEConfig, VideoVAE
 from aiprod.train.data import VideoBank
@@ -19,16 +19,7 @@ from aiprod.train.t2v import (
 from aiprod.train.vae_stage import LatentCodec
 
 TEXT = ByteTextConfig(width=16, layers=1, heads=2, max_length=64)
-BACKBONE = BackboneConfig(
-    latent_channels=4,
-    width=32,
-    heads=4,
-    attention_blocks=1,
-    conv_blocks=1,
-    text_width=16,
-    flow_hidden=8,
-    max_grid=(4, 8, 8),
-)
+BACKBONE = tiny_backbone()
 
 
 def bank(n=4):

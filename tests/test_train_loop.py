@@ -2,21 +2,13 @@
 
 import pytest
 import torch
+from tiny_models import tiny_backbone
 
-from aiprod.nn.backbone import BackboneConfig, HybridBackbone
+from aiprod.nn.backbone import HybridBackbone
 from aiprod.nn.rectified_flow import Batch, training_loss
 from aiprod.train.loop import LoopConfig, NonFiniteLoss, train
 
-CFG = BackboneConfig(
-    latent_channels=4,
-    width=32,
-    heads=4,
-    attention_blocks=1,
-    conv_blocks=1,
-    text_width=16,
-    flow_hidden=8,
-    max_grid=(4, 8, 8),
-)
+CFG = tiny_backbone()
 
 
 def batch_at(position: int, size: int) -> Batch:

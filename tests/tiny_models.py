@@ -7,6 +7,24 @@ from pathlib import Path
 
 import torch
 
+from aiprod.nn.backbone import BackboneConfig
+
+
+def tiny_backbone(**overrides: object) -> BackboneConfig:
+    """A backbone of a few thousand parameters on 4 latent channels (override any field)."""
+    fields = dict(
+        latent_channels=4,
+        width=32,
+        heads=4,
+        attention_blocks=1,
+        conv_blocks=1,
+        text_width=16,
+        flow_hidden=8,
+        max_grid=(4, 8, 8),
+    )
+    return BackboneConfig(**{**fields, **overrides})
+
+
 WORDS = [
     "[PAD]",
     "[UNK]",

@@ -1,0 +1,147 @@
+"""Params sections of the model stages: model, train_vae, train, mine, classifier, evaluate,
+finetune."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from aiprod.config.base import _required_when, _Section
+
+
+class TrainVAEConfig(_Section):
+    """VAE pre-training on the phase shards."""
+
+    out_dir: str = Field(min_length=1)
+    metrics: str = Field(min_length=1)
+    phases: Annotated[list[Literal[1, 2, 3, 4, 5]], Field(min_length=1)]
+    frames: int = Field(ge=1, description="frames per clip: 1 + k * the VAE's temporal factor")
+    size: int = Field(ge=16, le=1024, description="square frame size the clips are resized to")
+    steps: int = Field(ge=1)
+    lr: float = Field(gt=0, le=1)
+    warmup: int = Field(ge=0)
+    batch_size: int = Field(ge=1)
+    kl_weight: float = Field(ge=0)
+    ema: float = Field(ge=0, lt=1)
+    checkpoint_every: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    windows: int = Field(ge=1, description="consecutive frame windows taken from each clip")
+    frame_step: int = Field(ge=1, le=8, description="every n-th source frame (lower frame rate)")
+
+
+class PhaseTrainConfig(_Section):
+    """One curriculum phase of text-to-video training."""
+
+    steps: int = Field(ge=1)
+    lr: float = Field(gt=0, le=1)
+    warmup: int = Field(ge=0)
+    batch_size: int = Field(ge=1)
+    size: int = Field(ge=16, le=1024, description="square frame size (progressive resolution)")
+    frames: int = Field(ge=1, description="1 + k * the VAE's temporal factor")
+    frame_step: int = Field(ge=1, le=8, description="every n-th source frame (lower frame rate)")
+    text_dropout: float = Field(ge=0, le=1, description="share of captions replaced by null text")
+    flow_dropout: float = Field(ge=0, le=1, description="share of samples trained without flow")
+    ema: float = Field(ge=0, lt=1)
+
+
+class TrainConfig(_Section):
+    """Rectified-flow training of text encoder + backbone, one DVC stage per phase."""
+
+    out_dir: str = Field(min_length=1, description="models/phaseK/ per phase")
+    metrics: str = Field(min_length=1, description="reports/train_phaseK.json per phase")
+    windows: int = Field(ge=1, description="consecutive frame windows taken from each clip")
+    checkpoint_every: int = Field(ge=1)
+    seed: int = Field(ge=0)
+    phase1: PhaseTrainConfig
+    phase2: PhaseTrainConfig
+    phase3: PhaseTrainConfig
+    phase4: PhaseTrainConfig
+    phase5: PhaseTrainConfig
+
+    def phase(self, k: int) -> PhaseTrainConfig:
+        return getattr(self, f"phase{k}")
+
+
+class MineConfig(_Section):
+    """Hard-example mining: per-clip loss on a fixed grid of noise seeds and timesteps."""
+
+    out_dir: str = Field(min_length=1, description="phaseK/hard.parquet + carried shards")
+    seeds: int = Field(ge=1, le=64)
+    timesteps: Annotated[list[Annotated[float, Field(gt=0, lt=1)]], Field(min_length=1)]
+    hours: float | None = Field(
+        default=None, ge=0, description="carry budget; null = curriculum.hours.carry x scale"
+    )
+
+
+class ClassifierConfig(_Section):
+    """The shapes-world video classifier: FVD features and prompt read-back."""
+
+    out_dir: str = Field(min_length=1)
+    metrics: str = Field(min_length=1)
+    size: int = Field(ge=16, le=256)
+    frames: int = Field(ge=2)
+    frame_step: int = Field(ge=1, le=8)
+    rendered: int = Field(ge=0, description="freshly rendered shapes-world clips to train on")
+    width: int = Field(ge=8, le=256, description="channels of the first convolution")
+    steps: int = Field(ge=1)
+    lr: float = Field(gt=0, le=1)
+    batch_size: int = Field(ge=1)
+    seed: int = Field(ge=0)
+
+
+class ToleranceConfig(_Section):
+    epe_px: float = Field(gt=0, description="end-point error, pixels per frame at the video size")
+    angle_deg: float = Field(gt=0, le=180)
+    min_motion_px: float = Field(ge=0, description="slower guide pixels count by EPE alone")
+
+
+class EvaluateConfig(_Section):
+    """FVD, flow agreement, prompt adherence per language, VAE metrics, gallery."""
+
+    metrics: str = Field(min_length=1)
+    plots_dir: str = Field(min_length=1)
+    gallery: str = Field(min_length=1)
+    media_dir: str = Field(min_length=1, description="the gallery's mp4 files")
+    checkpoint: str = Field(min_length=1, description="the text-to-video model evaluated")
+    steps: int = Field(ge=1, le=1000, description="sampler steps")
+    cfg: float = Field(ge=0, le=30, description="classifier-free guidance scale")
+    seed: int = Field(ge=0)
+    prompts_per_language: int = Field(ge=1)
+    languages: Annotated[list[str], Field(min_length=1)]
+    guidance_strengths: Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=1)]
+    flow_videos: int = Field(ge=1, description="held-out clips whose flow guides generation")
+    tolerance: ToleranceConfig
+    fvd_extractor: Literal["shapes", "i3d"]
+    i3d_path: str = ""
+    gallery_languages: Annotated[list[str], Field(min_length=1)]
+
+    _path_for_i3d = field_validator("i3d_path")(
+        _required_when("fvd_extractor", "i3d", "a local I3D TorchScript file")
+    )
+
+
+class FinetuneConfig(_Section):
+    """LoRA fine-tuning of a pretrained checkpoint on the phase 5 shards (not in the DAG run)."""
+
+    checkpoint: str = Field(min_length=1, description="text-to-video model.pt to adapt")
+    out_dir: str = Field(min_length=1)
+    rank: int = Field(ge=1, le=256)
+    alpha: float = Field(gt=0)
+    dropout: float = Field(ge=0, lt=1)
+    targets: Annotated[list[str], Field(min_length=1)]
+    phases: Annotated[list[Literal[1, 2, 3, 4, 5]], Field(min_length=1)]
+    train: PhaseTrainConfig
+
+
+class ModelConfig(_Section):
+    """Which named model size to build (see aiprod.nn.presets)."""
+
+    preset: Literal["tiny", "small", "medium", "full"]
+    text_encoder: Literal["bytes", "use", "hf"] = "bytes"
+    text_encoder_path: str = ""
+    conv: Literal["separable", "full", "cudnn"] = "separable"
+
+    _path_for_hf = field_validator("text_encoder_path")(
+        _required_when("text_encoder", "hf", "a local Hugging Face encoder folder")
+    )
