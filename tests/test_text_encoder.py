@@ -73,10 +73,31 @@ def test_sentence_encoder_puts_one_meaning_in_two_languages_close_and_trains():
     )
     cos = torch.nn.functional.cosine_similarity
     assert cos(red_en, red_fr, dim=0) > cos(red_en, blue_en, dim=0)
-    tokens, mask = encoder(["A red circle moves left.", "赤い円"])
-    assert tokens.shape[0] == 2 and tokens.shape[2] == 16 and mask.shape == tokens.shape[:2]
-    tokens.sum().backward()
+    tokens, mask = encoder(["A red circle moves left.", "赤い円", "slow pan right, 赤い円"])
+    # the sentence token first, then one token per vocabulary term found
+    assert tokens.shape == (3, 2, 16) and mask.tolist() == [[True, False]] * 2 + [[True, True]]
+    tokens[mask].sum().backward()
     assert encoder.project[0].weight.grad is not None  # the projection trains, USE is frozen
+    assert encoder.terms.weight.grad.abs().sum(dim=1).count_nonzero() == 1  # "slow pan right"
     clone = copy.deepcopy(encoder)  # EMA copies the module: cheap, same outputs
     with torch.no_grad():
         assert torch.equal(clone(["A red circle"])[0], encoder(["A red circle"])[0])
+
+
+def test_a_motion_direction_is_one_concept_in_every_language():
+    """The shapes world's captions name each direction with a vocabulary term, and the
+    sentence encoder gives the nine forms of a term one shared embedding."""
+    from aiprod.evaluate.prompts import eval_prompts
+    from aiprod.nn.text import SentenceTextEncoder
+
+    encoder = SentenceTextEncoder(ByteTextConfig(width=8, layers=1, heads=2, max_length=64))
+    prompts = eval_prompts(list(LANGUAGES), 8, seed=0)
+    ids, mask = encoder.found_terms([p.text for p in prompts])
+    concepts = encoder.concept[ids]
+    by_direction: dict[str, set[int]] = {}
+    for row, prompt in enumerate(prompts):
+        found = concepts[row][mask[row]].tolist()
+        assert len(found) == 1, prompt.text  # "moves to the left" = "左へ動いている" = ...
+        by_direction.setdefault(prompt.direction, set()).update(found)
+    assert all(len(c) == 1 for c in by_direction.values())  # one concept per direction
+    assert len({c for cs in by_direction.values() for c in cs}) == len(by_direction)

@@ -15,7 +15,7 @@ import numpy as np
 from aiprod.synth.world import BACKGROUND_COLOURS, COLOURS, DIRECTIONS, SIZES, SceneSpec
 
 SUBPIXEL_BITS = 4  # OpenCV's `shift`: coordinates in 1/16 px, so slow motion stays smooth
-SPEED = {"linear": 0.008, "fast": 0.03, "bouncing": 0.02}  # frame sizes per frame
+SPEED = {"linear": 0.014, "fast": 0.03, "bouncing": 0.02}  # frame sizes per frame
 PAN_SPEED = 0.012  # frame sizes per frame
 ZOOM_RATE = 0.008  # scale change per frame
 FADE_FLOOR = 0.3  # darkest gain of a fade
