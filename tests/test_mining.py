@@ -51,12 +51,16 @@ def test_phase_reads_its_shards_and_the_carry_or_everything_without_curriculum(p
         **params,
         "shards": {**params["shards"], "dir": str(shard_dir)},
         "mine": {**params["mine"], "out_dir": str(mine_dir)},
+        "train": {**params["train"], "phase3": {**params["train"]["phase3"], "replay": False}},
     }
     urls = phase_urls(parse_config(data), 3)
     assert [u.split("/")[-3:] for u in urls] == [
         ["shards", "phase3", "shard-000000.tar"],
         ["phase2", "carry", "shard-000000.tar"],
     ]
+    phase3 = {**data["train"]["phase3"], "replay": True}
+    urls = phase_urls(parse_config({**data, "train": {**data["train"], "phase3": phase3}}), 3)
+    assert [u.split("/")[-2] for u in urls] == ["phase1", "phase2", "phase3", "carry"]
     data["curriculum"] = {**data["curriculum"], "enabled": False}
     urls = phase_urls(parse_config(data), 3)
     assert sorted(u.split("/")[-2] for u in urls) == [f"phase{k}" for k in range(1, 6)]

@@ -74,3 +74,30 @@ def test_train_vae_stage_writes_weights_metrics_and_resumes(shard_dir, tmp_path,
     longer = train_vae_stage(config.train_vae, config.model, config.shards)
     assert longer["steps"] == 5
     json.dumps(again)  # metrics are plain JSON for DVC
+
+
+@pytest.mark.quick
+def test_phase_bank_replays_earlier_phases_and_repeats_the_carried_clips(
+    shard_dir, tmp_path, params
+):
+    import collections
+    import shutil
+
+    from aiprod.train.phase_stage import carry_dir, phase_bank
+
+    phase2 = {**params["train"]["phase2"], "frames": 9, "size": 32, "frame_step": 1}
+    params["shards"].update(dir=str(shard_dir), holdout_share=0.3)
+    params["mine"].update(out_dir=str(tmp_path / "mining"))
+    params["train"].update(windows=1, phase2={**phase2, "replay": True})
+    config = parse_config(params)
+    carry = carry_dir(config, 1)
+    shutil.copytree(shard_dir / "phase1", carry)  # clips 0-4 mined after phase 1
+    counts = collections.Counter(phase_bank(config, 2, holdout=False).keys)
+    training = [f"clip{i}" for i in range(8) if not is_holdout(f"clip{i}", 0.3)]
+    assert sorted(counts) == training  # phases 1 and 2, each clip once ...
+    assert all(counts[k] == (2 if int(k[-1]) <= 4 else 1) for k in training)  # ... + the carry
+    params["train"]["phase2"]["replay"] = False
+    counts = collections.Counter(phase_bank(parse_config(params), 2, holdout=False).keys)
+    # phase 2's own clips are 3-7; 0-2 come in only as carried, 3-4 both ways
+    assert sorted(counts) == training
+    assert all(counts[k] == (2 if k in ("clip3", "clip4") else 1) for k in training)

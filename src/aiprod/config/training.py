@@ -43,6 +43,10 @@ class PhaseTrainConfig(_Section):
     text_dropout: float = Field(ge=0, le=1, description="share of captions replaced by null text")
     flow_dropout: float = Field(ge=0, le=1, description="share of samples trained without flow")
     ema: float = Field(ge=0, lt=1)
+    replay: bool = Field(
+        default=False,
+        description="also read the earlier phases' shards: a growing pool, against forgetting",
+    )
 
 
 class TrainConfig(_Section):

@@ -55,6 +55,17 @@ class VideoBank:
         return out
 
 
+def join_banks(first: VideoBank, second: VideoBank) -> VideoBank:
+    """Both banks' windows in one (a clip in both counts twice: that is the point)."""
+    return VideoBank(
+        first.keys + second.keys,
+        torch.cat([first.videos, second.videos]),
+        first.captions + second.captions,
+        first.flows + second.flows,
+        first.seed,
+    )
+
+
 def shard_urls(shard_dir: Path, phases: list[int]) -> list[str]:
     return [str(p) for k in phases for p in sorted((shard_dir / f"phase{k}").glob("shard-*.tar"))]
 

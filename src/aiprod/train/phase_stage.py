@@ -1,7 +1,9 @@
 """One curriculum phase of text-to-video training, and the hard-example mining after it.
 
 Phase K starts from phase K-1's weights and reads phase K's shards plus the hard examples
-mined from phase K-1 (`<mine.out_dir>/phase{K-1}/carry`). With `curriculum.enabled: false`
+mined from phase K-1 (`<mine.out_dir>/phase{K-1}/carry`); with `replay` also phases 1..K-1's
+shards (a growing pool: each phase trains for 50-100 epochs of its own clips, and without
+the earlier ones the model forgets them). With `curriculum.enabled: false`
 every phase reads all five phases' shards instead: the same steps, no ordering (the ablation).
 """
 
@@ -15,7 +17,7 @@ import torch
 
 from aiprod.config import AiprodConfig
 from aiprod.fsutil import fingerprint
-from aiprod.train.data import NoClips, VideoBank, load_bank, shard_urls
+from aiprod.train.data import NoClips, VideoBank, join_banks, load_bank, shard_urls
 from aiprod.train.loop import phase_loop, train
 from aiprod.train.t2v import (
     ModelSpec,
@@ -46,30 +48,59 @@ def carry_dir(config: AiprodConfig, phase: int) -> Path:
     return Path(config.mine.out_dir) / f"phase{phase}" / "carry"
 
 
-def phase_urls(config: AiprodConfig, phase: int) -> list[str]:
-    """The shards phase K trains on (see the module docstring)."""
+def carried_urls(config: AiprodConfig, phase: int) -> list[str]:
+    """The hard examples mined after phase K-1, as shards (none without the curriculum)."""
+    if phase == 1 or not config.curriculum.enabled:
+        return []
+    return [str(p) for p in sorted(carry_dir(config, phase - 1).glob("shard-*.tar"))]
+
+
+def own_urls(config: AiprodConfig, phase: int) -> list[str]:
+    """Phase K's shards (with replay also phases 1..K-1's; all phases without curriculum)."""
     shard_dir = Path(config.shards.dir)
     if not config.curriculum.enabled:
         return shard_urls(shard_dir, list(PHASES))
-    urls = shard_urls(shard_dir, [phase])
-    if phase > 1:
-        urls += [str(p) for p in sorted(carry_dir(config, phase - 1).glob("shard-*.tar"))]
-    return urls
+    replay = config.train.phase(phase).replay
+    return shard_urls(shard_dir, list(range(1, phase + 1)) if replay else [phase])
+
+
+def phase_urls(config: AiprodConfig, phase: int) -> list[str]:
+    """Every shard phase K trains on (see the module docstring)."""
+    return own_urls(config, phase) + carried_urls(config, phase)
 
 
 def phase_bank(config: AiprodConfig, phase: int, holdout: bool) -> VideoBank:
+    """Phase K's training windows, or every phase's held-out ones.
+
+    The carried hard examples are loaded apart and appended, so a clip that is also in the
+    phase's own shards (always, with replay) is seen twice as often."""
     cfg = config.train.phase(phase)
-    urls = phase_urls(config, phase) if not holdout else shard_urls(Path(config.shards.dir), PHASES)
-    return load_bank(
-        urls,
-        cfg.frames,
-        cfg.size,
-        config.shards.holdout_share,
-        holdout,
-        config.train.seed + phase,
-        config.train.windows if not holdout else 1,
-        frame_step=cfg.frame_step,
-    )
+
+    def bank(urls: list[str], training_windows: int) -> VideoBank:
+        return load_bank(
+            urls,
+            cfg.frames,
+            cfg.size,
+            config.shards.holdout_share,
+            holdout,
+            config.train.seed + phase,
+            training_windows,
+            frame_step=cfg.frame_step,
+        )
+
+    if holdout:
+        return bank(shard_urls(Path(config.shards.dir), list(PHASES)), 1)
+    banks, error = [], None
+    for urls in (own_urls(config, phase), carried_urls(config, phase)):
+        if not urls:
+            continue
+        try:
+            banks.append(bank(urls, config.train.windows))
+        except NoClips as empty:
+            error = error or empty
+    if not banks:
+        raise error or NoClips(f"phase {phase}: no shards under {config.shards.dir}")
+    return banks[0] if len(banks) == 1 else join_banks(*banks)
 
 
 def phase_data(config: AiprodConfig, phase: int, codec: LatentCodec, holdout: bool) -> PhaseData:
