@@ -198,8 +198,8 @@ class SentenceTextEncoder(nn.Module):
     of the same meaning in any language near each other, so what the model learns from one
     language reaches the others; the term tokens give the camera and motion vocabulary its own
     learned embeddings, one per term shared by its nine forms ("pan left" = "左パン"). No
-    transformer runs over the bytes: on the tiny preset it cost half of every CPU training step and, at equal steps,
-    bought no adherence (see the README). Embeddings are cached per text.
+    transformer runs over the bytes: on the tiny preset it cost half of every CPU training
+    step and, at equal steps, bought no adherence (see the README). Embeddings are cached per text.
     """
 
     def __init__(self, cfg: ByteTextConfig, tokenizer: ByteTokenizer | None = None) -> None:
