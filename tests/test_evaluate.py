@@ -115,3 +115,24 @@ def test_i3d_extractor_loads_a_local_torchscript_and_names_it(tmp_path):
     assert extractor.name == "i3d:i3d.pt" and features.shape == (3, 12)
     with pytest.raises(FileNotFoundError, match="names no file"):
         i3d_extractor(tmp_path / "missing.pt")
+
+
+def test_read_back_ceiling_reads_the_evaluation_scenes_rendered_and_through_the_vae(
+    small_config, tmp_path
+):
+    """The rendered scenes' directions are read back by flow; a random VAE's reconstructions
+    are scored the same way, on the same scenes."""
+    from tiny_models import save_tiny_pipeline
+
+    from aiprod.evaluate.stage import read_back_ceiling
+    from aiprod.generate import VideoGenerator
+
+    model, _ = save_tiny_pipeline(tmp_path)
+    config = small_config.model_copy(
+        update={"evaluate": small_config.evaluate.model_copy(update={"prompts_per_language": 8})}
+    )
+    ceiling = read_back_ceiling(VideoGenerator(model), ShapesClassifier(width=8), config)
+    assert ceiling["scenes"] == 8 and set(ceiling) == {"rendered", "vae", "scenes"}
+    assert ceiling["rendered"]["direction"] >= 0.75  # the flow reader works on real pixels
+    for side in ("rendered", "vae"):
+        assert all(0.0 <= v <= 1.0 for v in ceiling[side].values())

@@ -1,5 +1,6 @@
 """VAE pre-training from phase shards: metrics, weights, reconstructions, resume."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 from conftest import make_video
 
 from aiprod.config import parse_config
+from aiprod.nn import presets
 from aiprod.shards.writer import Sample, write_shards
 from aiprod.train.data import is_holdout, load_bank, shard_urls
 from aiprod.train.vae_stage import MODEL_FILE, train_vae_stage
@@ -74,6 +76,30 @@ def test_train_vae_stage_writes_weights_metrics_and_resumes(shard_dir, tmp_path,
     longer = train_vae_stage(config.train_vae, config.model, config.shards)
     assert longer["steps"] == 5
     json.dumps(again)  # metrics are plain JSON for DVC
+
+
+def test_a_preset_edited_in_code_starts_the_vae_afresh(shard_dir, tmp_path, params, monkeypatch):
+    """Same params, another architecture: the old checkpoint is not loaded into it."""
+    params["shards"].update(dir=str(shard_dir), holdout_share=0.3)
+    params["train_vae"].update(
+        out_dir=str(tmp_path / "vae"),
+        steps=2,
+        frames=9,
+        size=32,
+        batch_size=2,
+        checkpoint_every=1,
+        phases=[1, 2],
+        frame_step=1,
+        windows=1,
+    )
+    config = parse_config(params)
+    train_vae_stage(config.train_vae, config.model, config.shards)
+    tiny = presets.PRESETS["tiny"]
+    narrower = dataclasses.replace(tiny, vae=dataclasses.replace(tiny.vae, latent_channels=4))
+    monkeypatch.setitem(presets.PRESETS, "tiny", narrower)
+    again = train_vae_stage(config.train_vae, config.model, config.shards)
+    weights = torch.load(tmp_path / "vae" / MODEL_FILE, weights_only=False)
+    assert again["steps"] == 2 and len(weights["latent_std"]) == 4
 
 
 @pytest.mark.quick

@@ -27,7 +27,7 @@ from aiprod.curation.truth import clip_segment
 from aiprod.evaluate.prompts import eval_scenes
 from aiprod.fsutil import atomic_write
 from aiprod.synth.render import render_scene
-from aiprod.synth.world import COLOURS, SHAPES, sample_scene
+from aiprod.synth.world import COLOURS, SHAPES, SceneSpec, sample_scene
 from aiprod.train.checkpoint import load_payload
 from aiprod.train.data import is_holdout, windows_of
 from aiprod.video.decode import read_clip
@@ -122,6 +122,17 @@ def load_labelled(
     )
 
 
+def rendered_video(scene: SceneSpec, frames: int, frame_step: int, size: int) -> torch.Tensor:
+    """A scene as the pipeline's windows look: (3, frames, size, size) RGB in [-1, 1], drawn at
+    2x and area-scaled, every `frame_step`-th frame."""
+    images, _ = render_scene(scene, frames * frame_step, 2 * size)
+    rgb = [
+        cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)[..., ::-1]
+        for image in images[::frame_step]
+    ]
+    return torch.from_numpy(np.stack(rgb)).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
+
+
 def rendered_clips(cfg: ClassifierConfig) -> LabelledClips:
     """`cfg.rendered` shapes-world scenes (half single-object), rendered at 2x and area-scaled."""
     rng = np.random.default_rng(cfg.seed)
@@ -131,18 +142,13 @@ def rendered_clips(cfg: ClassifierConfig) -> LabelledClips:
             scene = sample_scene(rng, int(rng.integers(1, 5)), cfg.seed * 1_000_003 + k)
         else:
             scene = eval_scenes(1, cfg.seed * 1_000_003 + k)[0]
-        images, _ = render_scene(scene, cfg.frames * cfg.frame_step, 2 * cfg.size)
-        frames = [
-            cv2.resize(image, (cfg.size, cfg.size), interpolation=cv2.INTER_AREA)[..., ::-1]
-            for image in images[:: cfg.frame_step]
-        ]
-        videos.append(torch.from_numpy(np.stack(frames)).permute(3, 0, 1, 2))
+        videos.append(rendered_video(scene, cfg.frames, cfg.frame_step, cfg.size))
         c, s, one = labels_of({"scene": scene.to_dict()})
         colours.append(c)
         shapes.append(s)
         single.append(one)
     return LabelledClips(
-        torch.stack(videos).float().div(127.5).sub(1.0),
+        torch.stack(videos),
         torch.from_numpy(np.stack(colours)),
         torch.from_numpy(np.stack(shapes)),
         torch.tensor(single),

@@ -13,7 +13,7 @@ import torch
 
 from aiprod.config import AiprodConfig
 from aiprod.curation.truth import clip_segment
-from aiprod.evaluate.classifier import COLOUR_NAMES, load_classifier, predict
+from aiprod.evaluate.classifier import COLOUR_NAMES, load_classifier, predict, rendered_video
 from aiprod.evaluate.classifier import MODEL_FILE as CLASSIFIER_FILE
 from aiprod.evaluate.features import make_extractor
 from aiprod.evaluate.frechet import feature_distance
@@ -24,7 +24,7 @@ from aiprod.evaluate.motion import (
     flow_agreement,
     video_flow,
 )
-from aiprod.evaluate.prompts import Prompt, eval_prompts
+from aiprod.evaluate.prompts import Prompt, eval_prompts, eval_scenes
 from aiprod.fsutil import write_parquet
 from aiprod.generate import VideoGenerator, write_video
 from aiprod.synth.world import DIRECTIONS, SHAPES
@@ -99,6 +99,35 @@ def adherence_summary(table: pd.DataFrame) -> dict:
         "direction": round(1 / len(DIRECTIONS), 4),
     }
     return out
+
+
+def read_back_ceiling(
+    generator: VideoGenerator, classifier: torch.nn.Module, config: AiprodConfig
+) -> dict:
+    """How much of each prompt the readers recover from the evaluation scenes themselves,
+    rendered, and after a pass through the VAE: the most a generated video (which the VAE
+    decodes) can score on colour and direction adherence."""
+    ev = config.evaluate
+    scenes = eval_scenes(ev.prompts_per_language, ev.seed)
+    rendered = torch.stack(
+        [rendered_video(s, generator.frames, generator.frame_step, generator.size) for s in scenes]
+    )
+    colours = [s.objects[0].colour for s in scenes]
+    directions = [s.objects[0].direction for s in scenes]
+
+    def score(videos: torch.Tensor) -> dict:
+        colour, _ = predict(classifier, videos)
+        read = [COLOUR_NAMES[int(c.argmax())] for c in colour]
+        moved = [dominant_direction(video_flow(v)) for v in videos]
+        return {
+            "colour": round(float(np.mean(np.array(read) == np.array(colours))), 4),
+            "direction": round(
+                float(np.mean([m == d for m, d in zip(moved, directions, strict=True)])), 4
+            ),
+        }
+
+    reconstructed = generator.codec.decode(generator.codec.encode(rendered))
+    return {"rendered": score(rendered), "vae": score(reconstructed), "scenes": len(scenes)}
 
 
 def flow_guidance_metrics(
@@ -218,6 +247,7 @@ def evaluate_stage(config: AiprodConfig) -> dict:
         "flow_agreement": flow_results,
         "adherence": adherence_summary(table),
         "direction_reader_on_real_clips": reader,
+        "read_back_ceiling": read_back_ceiling(generator, classifier, config),
         "vae": {k: vae[k] for k in ("psnr", "ssim", "compression_ratio") if k in vae},
         "sampler": {"steps": ev.steps, "cfg": ev.cfg, "checkpoint": ev.checkpoint},
     }

@@ -17,6 +17,7 @@ import torch
 
 from aiprod.config import AiprodConfig
 from aiprod.fsutil import fingerprint
+from aiprod.nn.presets import preset
 from aiprod.train.data import NoClips, VideoBank, join_banks, load_bank, shard_urls
 from aiprod.train.loop import phase_loop, train
 from aiprod.train.t2v import (
@@ -149,6 +150,7 @@ def train_phase_stage(
     settings = {
         "phase": cfg.model_dump(),
         "model": config.model.model_dump(),
+        "architecture": repr(preset(config.model.preset)),  # a preset edited in code
         "windows": config.train.windows,
         "curriculum": config.curriculum.enabled,
         "seed": config.train.seed,

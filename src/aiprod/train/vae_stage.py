@@ -146,7 +146,8 @@ def train_vae_stage(
         cfg,
         cfg.seed,
         cfg.checkpoint_every,
-        fingerprint({"vae": cfg.model_dump(), "model": model.preset}, urls),
+        # the preset's architecture too: a checkpoint of another shape is not resumed
+        fingerprint({"vae": cfg.model_dump(), "architecture": vae_cfg.__dict__}, urls),
     )
     out_dir = Path(cfg.out_dir)
     state, ema, _ = train(vae, loss_fn, batch_at, loop, out_dir, log_metric)
