@@ -43,11 +43,12 @@ def test_bank_splits_by_id_hash_and_reads_each_clip_once(shard_dir):
     )  # an epoch = a permutation
 
 
-def test_train_vae_stage_writes_weights_metrics_and_resumes(shard_dir, tmp_path, params):
+def small_vae_params(params: dict, shard_dir, out_dir, steps: int) -> dict:
+    """A few VAE steps on the fixture's shards (phases 1 and 2), one window a clip."""
     params["shards"].update(dir=str(shard_dir), holdout_share=0.3)
     params["train_vae"].update(
-        out_dir=str(tmp_path / "vae"),
-        steps=3,
+        out_dir=str(out_dir),
+        steps=steps,
         frames=9,
         size=32,
         batch_size=2,
@@ -56,7 +57,11 @@ def test_train_vae_stage_writes_weights_metrics_and_resumes(shard_dir, tmp_path,
         frame_step=1,
         windows=1,
     )
-    config = parse_config(params)
+    return params
+
+
+def test_train_vae_stage_writes_weights_metrics_and_resumes(shard_dir, tmp_path, params):
+    config = parse_config(small_vae_params(params, shard_dir, tmp_path / "vae", 3))
     logged = []
     metrics = train_vae_stage(
         config.train_vae,
@@ -80,19 +85,7 @@ def test_train_vae_stage_writes_weights_metrics_and_resumes(shard_dir, tmp_path,
 
 def test_a_preset_edited_in_code_starts_the_vae_afresh(shard_dir, tmp_path, params, monkeypatch):
     """Same params, another architecture: the old checkpoint is not loaded into it."""
-    params["shards"].update(dir=str(shard_dir), holdout_share=0.3)
-    params["train_vae"].update(
-        out_dir=str(tmp_path / "vae"),
-        steps=2,
-        frames=9,
-        size=32,
-        batch_size=2,
-        checkpoint_every=1,
-        phases=[1, 2],
-        frame_step=1,
-        windows=1,
-    )
-    config = parse_config(params)
+    config = parse_config(small_vae_params(params, shard_dir, tmp_path / "vae", 2))
     train_vae_stage(config.train_vae, config.model, config.shards)
     tiny = presets.PRESETS["tiny"]
     narrower = dataclasses.replace(tiny, vae=dataclasses.replace(tiny.vae, latent_channels=4))
