@@ -106,24 +106,19 @@ def read_back_ceiling(
 ) -> dict:
     """How much of each prompt the readers recover from the evaluation scenes themselves,
     rendered, and after a pass through the VAE: the most a generated video (which the VAE
-    decodes) can score on colour and direction adherence."""
+    decodes) can score on colour and direction adherence. Read back as `adherence` reads."""
     ev = config.evaluate
     scenes = eval_scenes(ev.prompts_per_language, ev.seed)
+    prompts = eval_prompts(ev.languages[:1], ev.prompts_per_language, ev.seed)  # same scenes
     rendered = torch.stack(
         [rendered_video(s, generator.frames, generator.frame_step, generator.size) for s in scenes]
     )
-    colours = [s.objects[0].colour for s in scenes]
-    directions = [s.objects[0].direction for s in scenes]
 
     def score(videos: torch.Tensor) -> dict:
-        colour, _ = predict(classifier, videos)
-        read = [COLOUR_NAMES[int(c.argmax())] for c in colour]
-        moved = [dominant_direction(video_flow(v)) for v in videos]
+        table = adherence(videos, prompts, classifier)
         return {
-            "colour": round(float(np.mean(np.array(read) == np.array(colours))), 4),
-            "direction": round(
-                float(np.mean([m == d for m, d in zip(moved, directions, strict=True)])), 4
-            ),
+            k: round(float((table[k] == table[f"read_{k}"]).mean()), 4)
+            for k in ("colour", "direction")
         }
 
     reconstructed = generator.codec.decode(generator.codec.encode(rendered))
