@@ -5,6 +5,7 @@ The README's probe table came from runs of this script, e.g.
     python scripts/probe_adherence.py --steps 2200               # as the demo trains it
     python scripts/probe_adherence.py --steps 2200 --rendered 2000   # + freshly rendered scenes
     python scripts/probe_adherence.py --vae other_vae/model.pt   # another VAE's latents
+    python scripts/probe_adherence.py --steps 4400 --languages en,de,ja   # more steps
 It needs a finished `dvc repro` (shards, VAE, classifier); nothing it writes is tracked.
 """
 
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2200)
     parser.add_argument("--rendered", type=int, default=0, help="extra rendered scenes")
     parser.add_argument("--vae", default="models/vae/model.pt")
-    parser.add_argument("--language", default="en")
+    parser.add_argument("--languages", default="en", help="comma-separated, e.g. en,de,ja")
     parser.add_argument("--cfg", type=float, default=6.0)
     args = parser.parse_args()
     latents, captions = training_set(args)
@@ -82,21 +83,24 @@ def main() -> None:
         work / "model.pt", ema.shadow.cpu(), spec, frames=9, size=32, frame_step=2, vae=args.vae
     )
     generator = VideoGenerator(checkpoint)
-    prompts = eval_prompts([args.language], 32, 0)
-    videos = generator([p.text for p in prompts], steps=20, cfg=args.cfg, seed=0)
-    colour, _ = predict(load_classifier("models/classifier/model.pt"), videos)
-    colour_hits = [
-        COLOUR_NAMES[int(c.argmax())] == p.colour for c, p in zip(colour, prompts, strict=True)
-    ]
-    direction_hits = [
-        dominant_direction(video_flow(v)) == p.direction
-        for v, p in zip(videos, prompts, strict=True)
-    ]
-    print(  # noqa: T201 (the probe's output)
-        f"windows {len(latents)}  final loss {np.mean(losses[-50:]):.3f}  "
-        f"{args.language}: colour {np.mean(colour_hits):.3f}  "
-        f"direction {np.mean(direction_hits):.3f}  (chance 0.125, {len(prompts)} prompts)"
-    )
+    classifier = load_classifier("models/classifier/model.pt")
+    for language in args.languages.split(","):
+        prompts = eval_prompts([language], 32, 0)
+        videos = generator([p.text for p in prompts], steps=20, cfg=args.cfg, seed=0)
+        colour, _ = predict(classifier, videos)
+        colour_hits = [
+            COLOUR_NAMES[int(c.argmax())] == p.colour for c, p in zip(colour, prompts, strict=True)
+        ]
+        direction_hits = [
+            dominant_direction(video_flow(v)) == p.direction
+            for v, p in zip(videos, prompts, strict=True)
+        ]
+        print(  # noqa: T201 (the probe's output)
+            f"windows {len(latents)}  steps {args.steps}  final loss {np.mean(losses[-50:]):.3f}  "
+            f"{language}: colour {np.mean(colour_hits):.3f}  "
+            f"direction {np.mean(direction_hits):.3f}  (chance 0.125, {len(prompts)} prompts)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -5,11 +5,16 @@ import pytest
 import scipy.linalg
 import torch
 
-from aiprod.config import ToleranceConfig
-from aiprod.evaluate.classifier import ShapesClassifier
+from aiprod.config import ClassifierConfig, ToleranceConfig
+from aiprod.evaluate.classifier import (
+    COLOUR_NAMES,
+    ShapesClassifier,
+    rendered_clips,
+    rendered_video,
+)
 from aiprod.evaluate.frechet import feature_distance, frechet_distance, gaussian
 from aiprod.evaluate.motion import dominant_direction, flow_agreement, video_flow
-from aiprod.evaluate.prompts import eval_prompts
+from aiprod.evaluate.prompts import eval_prompts, eval_scenes
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import ObjectSpec, SceneSpec
 
@@ -74,6 +79,27 @@ def test_eval_prompts_share_scenes_across_languages_and_balance_colours():
     assert "red" in en[0].text and en[0].text != ja[0].text
     pairs = {(p.colour, p.direction) for p in en}
     assert len(pairs) == 16  # colour does not give the direction away
+
+
+def test_classifier_training_scenes_cover_every_colour_apart_from_the_evaluation_scenes():
+    cfg = ClassifierConfig(
+        out_dir="c",
+        metrics="m.json",
+        size=16,
+        frames=5,
+        frame_step=2,
+        rendered=32,
+        width=8,
+        steps=1,
+        lr=1e-3,
+        batch_size=1,
+        seed=0,
+    )
+    clips = rendered_clips(cfg)
+    single_colours = clips.colours[clips.single].argmax(1)
+    assert set(single_colours.tolist()) == set(range(len(COLOUR_NAMES)))
+    evaluated = torch.stack([rendered_video(s, 5, 2, 16) for s in eval_scenes(16, 0)])
+    assert not any(torch.equal(v, e) for v in clips.videos for e in evaluated)
 
 
 def test_shapes_classifier_learns_colours_of_rendered_shapes():

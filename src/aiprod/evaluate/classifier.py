@@ -136,12 +136,14 @@ def rendered_video(scene: SceneSpec, frames: int, frame_step: int, size: int) ->
 def rendered_clips(cfg: ClassifierConfig) -> LabelledClips:
     """`cfg.rendered` shapes-world scenes (half single-object), rendered at 2x and area-scaled."""
     rng = np.random.default_rng(cfg.seed)
+    # every colour and direction in turn, on other draws than the evaluation's own scenes
+    singles = eval_scenes(cfg.rendered, cfg.seed * 1_000_003 + 1)
     videos, colours, shapes, single = [], [], [], []
     for k in range(cfg.rendered):
         if k % 2:
             scene = sample_scene(rng, int(rng.integers(1, 5)), cfg.seed * 1_000_003 + k)
         else:
-            scene = eval_scenes(1, cfg.seed * 1_000_003 + k)[0]
+            scene = singles[k // 2]
         videos.append(rendered_video(scene, cfg.frames, cfg.frame_step, cfg.size))
         c, s, one = labels_of({"scene": scene.to_dict()})
         colours.append(c)

@@ -33,7 +33,8 @@ class Prompt:
 
 
 def eval_scenes(count: int, seed: int) -> list[SceneSpec]:
-    """`count` single-object linear-motion scenes, colours and directions cycled evenly."""
+    """`count` single-object linear-motion scenes, colours and directions cycled evenly; the
+    render seed (start positions) follows from `seed` too, so two seeds share no scene."""
     rng = np.random.default_rng(seed)
     colours, directions = list(COLOURS), list(DIRECTIONS)
     scenes = []
@@ -49,7 +50,9 @@ def eval_scenes(count: int, seed: int) -> list[SceneSpec]:
             motion="linear",
             direction=directions[(k + 3 * (k // len(directions))) % len(directions)],
         )
-        scenes.append(SceneSpec((obj,), "plain", background, "static", "steady", False, k))
+        scenes.append(
+            SceneSpec((obj,), "plain", background, "static", "steady", False, seed * 1_000_003 + k)
+        )
     return scenes
 
 
