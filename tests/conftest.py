@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PREFECT_HOME", str(ROOT / ".prefect"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("AIPROD_CACHE", str(ROOT / ".pytest_cache" / "aiprod"))  # not ~/.cache
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Text encoders: every video term is one token in every language, in both backends."""
 
+import numpy as np
 import pytest
 import torch
 from tiny_models import save_tiny_bert
@@ -101,3 +102,35 @@ def test_a_motion_direction_is_one_concept_in_every_language():
         by_direction.setdefault(prompt.direction, set()).update(found)
     assert all(len(c) == 1 for c in by_direction.values())  # one concept per direction
     assert len({c for cs in by_direction.values() for c in cs}) == len(by_direction)
+
+
+def test_embedding_cache_returns_what_was_stored_across_connections(tmp_path):
+    from aiprod.nn.embedding_cache import EmbeddingCache
+
+    vectors = {"ein roter Kreis": np.arange(4, dtype=np.float32), "红色圆形": np.ones(4)}
+    EmbeddingCache("m1", tmp_path).put(vectors)
+    reopened = EmbeddingCache("m1", tmp_path)
+    found = reopened.get(["红色圆形", "ein roter Kreis", "not stored"])
+    assert set(found) == {"红色圆形", "ein roter Kreis"}
+    np.testing.assert_array_equal(found["ein roter Kreis"], vectors["ein roter Kreis"])
+    assert EmbeddingCache("another model", tmp_path).get(vectors) == {}
+
+
+def test_sentence_embeddings_come_from_the_disk_cache_in_a_new_process(tmp_path, monkeypatch):
+    from aiprod.nn import text
+
+    monkeypatch.setenv("AIPROD_CACHE", str(tmp_path))
+    monkeypatch.setattr(text, "_SENTENCES", {})
+    text._sentence_cache.cache_clear()
+    try:
+        first = text.SentenceTextEncoder.sentence(["A red circle moves to the left."])
+        monkeypatch.setattr(text, "_SENTENCES", {})  # a new process: nothing in memory
+
+        def no_model():
+            raise AssertionError("the cached caption was embedded again")
+
+        monkeypatch.setattr(text, "_sentence_model", no_model)
+        again = text.SentenceTextEncoder.sentence(["A red circle moves to the left."])
+        torch.testing.assert_close(first, again, rtol=0, atol=0)
+    finally:
+        text._sentence_cache.cache_clear()

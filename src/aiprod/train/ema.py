@@ -20,7 +20,9 @@ class EMA(nn.Module):
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        for average, current in zip(self.shadow.parameters(), model.parameters(), strict=True):
-            average.lerp_(current.detach(), 1.0 - self.decay)
+        averages, currents = list(self.shadow.parameters()), list(model.parameters())
+        if len(averages) != len(currents):
+            raise ValueError("EMA and model have different parameter lists")
+        torch._foreach_lerp_(averages, [p.detach() for p in currents], 1.0 - self.decay)  # one op
         for average, current in zip(self.shadow.buffers(), model.buffers(), strict=True):
             average.copy_(current)

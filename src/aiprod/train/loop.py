@@ -109,7 +109,10 @@ def train(
     device = distributed.device()
     model.to(device)
     generator = torch.Generator(device=device).manual_seed(cfg.seed + ranks.rank)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # foreach: one fused op per step on the CPU too, where the default loops over tensors
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     ema = EMA(model, cfg.ema_decay)
     state = TrainState(fingerprint=cfg.fingerprint)

