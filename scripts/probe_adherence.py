@@ -1,11 +1,12 @@
 """Adherence probe: train a fresh demo-size text-to-video model on every shard (shuffled, no
-flow) and read colour and direction back from the evaluation prompts of one language.
+flow), or on rendered scenes, and read colour and direction back from the evaluation prompts.
 
 The README's probe table came from runs of this script, e.g.
     python scripts/probe_adherence.py --steps 2200               # as the demo trains it
     python scripts/probe_adherence.py --steps 2200 --rendered 2000   # + freshly rendered scenes
     python scripts/probe_adherence.py --vae other_vae/model.pt   # another VAE's latents
     python scripts/probe_adherence.py --steps 4400 --languages en,de,ja   # more steps
+    python scripts/probe_adherence.py --steps 4000 --eval-like 2000 --languages en,de,ja
 It needs a finished `dvc repro` (shards, VAE, classifier); nothing it writes is tracked.
 """
 
@@ -21,7 +22,7 @@ import torch
 from aiprod.config import load_config
 from aiprod.evaluate.classifier import COLOUR_NAMES, load_classifier, predict, rendered_video
 from aiprod.evaluate.motion import dominant_direction, video_flow
-from aiprod.evaluate.prompts import eval_prompts
+from aiprod.evaluate.prompts import eval_prompts, eval_scenes
 from aiprod.generate import VideoGenerator
 from aiprod.nn.rectified_flow import draw_training
 from aiprod.synth.captions import captions as all_captions
@@ -38,12 +39,15 @@ def training_set(args: argparse.Namespace) -> tuple[torch.Tensor, list[dict[str,
         update={"curriculum": config.curriculum.model_copy(update={"enabled": False})}
     )
     codec = load_codec(args.vae)
-    data = phase_data(config, 1, codec, holdout=False)  # curriculum off: every shard
-    latents, captions = [data.latents], list(data.bank.captions)
+    latents, captions = [], []
+    if not args.eval_like:
+        data = phase_data(config, 1, codec, holdout=False)  # curriculum off: every shard
+        latents, captions = [data.latents], list(data.bank.captions)
     rng = np.random.default_rng(7)
+    scenes = [sample_scene(rng, int(rng.integers(1, 5)), 50_000 + k) for k in range(args.rendered)]
+    scenes += eval_scenes(args.eval_like, 10_000)  # other draws than the evaluated seed 0
     rendered = []
-    for k in range(args.rendered):
-        scene = sample_scene(rng, int(rng.integers(1, 5)), 50_000 + k)
+    for scene in scenes:
         rendered.append(rendered_video(scene, 9, 2, 32))
         captions.append(all_captions(scene))
     if rendered:
@@ -55,6 +59,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2200)
     parser.add_argument("--rendered", type=int, default=0, help="extra rendered scenes")
+    parser.add_argument(
+        "--eval-like",
+        type=int,
+        default=0,
+        help="train on this many rendered scenes like the evaluation's (one large object moving "
+        "on a plain background) instead of the shards",
+    )
     parser.add_argument("--vae", default="models/vae/model.pt")
     parser.add_argument("--languages", default="en", help="comma-separated, e.g. en,de,ja")
     parser.add_argument("--cfg", type=float, default=6.0)
