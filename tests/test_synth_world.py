@@ -28,6 +28,13 @@ def test_sampled_scenes_have_the_wanted_level(level):
         assert difficulty_level(sample_scene(rng, level, seed=0)) == level
 
 
+def test_level_one_objects_always_move_and_every_direction_comes_up():
+    rng = np.random.default_rng(0)
+    objects = [sample_scene(rng, 1, seed=k).objects for k in range(80)]
+    assert all(len(o) == 1 and o[0].motion == "linear" for o in objects)
+    assert len({o[0].direction for o in objects}) == 8
+
+
 def test_level_follows_from_choices():
     assert difficulty_level(scene()) == 1
     two = (*scene().objects, ObjectSpec("circle", "blue", "large", "static", None))

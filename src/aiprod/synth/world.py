@@ -116,7 +116,12 @@ def sample_scene(rng: np.random.Generator, level: int, seed: int) -> SceneSpec:
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level}")
     count = 1 if level == 1 else int(rng.integers(2, 4)) if level == 2 else int(rng.integers(1, 4))
-    motions = [str(_pick(rng, SIMPLE_MOTIONS)) for _ in range(count)]
+    # Level 1 is where the corpus teaches motion words: its one object always moves in a
+    # straight line, in one of 8 directions (still objects come in every other level). Half
+    # of them stood still before, which left too few clean examples of each direction.
+    motions = (
+        ["linear"] if level == 1 else [str(_pick(rng, SIMPLE_MOTIONS)) for _ in range(count)]
+    )
     camera, lighting, occlusion = "static", "steady", False
     background = str(_pick(rng, ("plain", "gradient") if level == 1 else BACKGROUND_KINDS))
     if level >= 3:
