@@ -1,10 +1,10 @@
 """Sentence embeddings kept on disk, so each caption is embedded once per machine.
 
 Every training, mining and evaluation stage is its own process and embeds the same captions
-(about 12 ms each on the CPU: a minute and a half of the demo DAG). A frozen encoder makes
-the embedding a pure function of (model, text), so a cache cannot change a result; it lives
-outside the DVC-tracked tree, like a model hub's cache. SQLite gives atomic, concurrent
-writes (two DDP ranks may fill it at once).
+(about 1.2 ms each on an idle 2-core CPU, slower inside a busy training loop). A frozen
+encoder makes the embedding a pure function of (model, text), so a cache cannot change a
+result; it lives outside the DVC-tracked tree, like a model hub's cache. SQLite gives
+atomic, concurrent writes (two DDP ranks may fill it at once).
 """
 
 from __future__ import annotations

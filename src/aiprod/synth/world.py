@@ -119,9 +119,7 @@ def sample_scene(rng: np.random.Generator, level: int, seed: int) -> SceneSpec:
     # Level 1 is where the corpus teaches motion words: its one object always moves in a
     # straight line, in one of 8 directions (still objects come in every other level). Half
     # of them stood still before, which left too few clean examples of each direction.
-    motions = (
-        ["linear"] if level == 1 else [str(_pick(rng, SIMPLE_MOTIONS)) for _ in range(count)]
-    )
+    motions = ["linear"] if level == 1 else [str(_pick(rng, SIMPLE_MOTIONS)) for _ in range(count)]
     camera, lighting, occlusion = "static", "steady", False
     background = str(_pick(rng, ("plain", "gradient") if level == 1 else BACKGROUND_KINDS))
     if level >= 3:
