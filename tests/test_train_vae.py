@@ -43,6 +43,18 @@ def test_bank_splits_by_id_hash_and_reads_each_clip_once(shard_dir):
     )  # an epoch = a permutation
 
 
+@pytest.mark.quick
+def test_bank_decodes_only_the_clips_of_its_split(shard_dir, monkeypatch):
+    """The held-out bank is a tenth of the corpus: its load must not decode the rest."""
+    from aiprod.shards import loader
+
+    decoded = []
+    real_decode = loader.decode_mp4
+    monkeypatch.setattr(loader, "decode_mp4", lambda data: decoded.append(1) or real_decode(data))
+    held = load_bank(shard_urls(shard_dir, [1, 2]), 9, 32, holdout_share=0.3, holdout=True)
+    assert len(decoded) == len(held.keys) < 8  # clips 3 and 4 sit in both phases: once each
+
+
 def small_vae_params(params: dict, shard_dir, out_dir, steps: int) -> dict:
     """A few VAE steps on the fixture's shards (phases 1 and 2), one window a clip."""
     params["shards"].update(dir=str(shard_dir), holdout_share=0.3)

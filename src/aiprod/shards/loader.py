@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import av
 import numpy as np
@@ -62,8 +62,12 @@ def phase_dataset(
     seed: int = 0,
     rank: int | None = None,
     world_size: int | None = None,
+    keep_key: Callable[[str], bool] | None = None,
 ) -> wds.WebDataset:
-    """The training view of a phase's shards, split by node then by worker."""
+    """The training view of a phase's shards, split by node then by worker.
+
+    `keep_key(key)` drops samples before their video is decoded (decoding is the cost).
+    """
     dataset = wds.WebDataset(
         urls,
         shardshuffle=100 if shuffle_shards else False,
@@ -72,4 +76,6 @@ def phase_dataset(
         workersplitter=wds.split_by_worker,
         empty_check=False,
     )
+    if keep_key is not None:
+        dataset = dataset.select(lambda sample: keep_key(sample["__key__"]))
     return dataset.map(to_training_sample)

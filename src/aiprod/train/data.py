@@ -114,14 +114,15 @@ def load_bank(
     `keep(clip_id)` narrows the clips further (e.g. to mined hard examples).
     """
     keys, videos, captions, flows, seen = [], [], [], [], set()
+
+    def wanted(key: str) -> bool:  # a clip can sit in two phases (e.g. 5 and its difficulty one)
+        in_split = is_holdout(key, holdout_share) == holdout
+        return key not in seen and in_split and (keep is None or keep(key))
+
     # every rank holds the whole bank (DDP ranks take their slice by data position), so the
-    # shards are not split by node here
-    for sample in phase_dataset(urls, rank=0, world_size=1):
+    # shards are not split by node here; unwanted clips are skipped before decoding
+    for sample in phase_dataset(urls, rank=0, world_size=1, keep_key=wanted):
         key = sample["key"]
-        if key in seen or is_holdout(key, holdout_share) != holdout:
-            continue  # a clip can sit in two phases (e.g. 5 and its difficulty phase)
-        if keep is not None and not keep(key):
-            continue
         seen.add(key)
         for n, video, flow in windows_of(
             sample["video"], sample["flow"], frames, windows, frame_step
