@@ -6,7 +6,14 @@ from tiny_models import tiny_backbone
 
 from aiprod.nn.backbone import BackboneConfig, HybridBackbone
 from aiprod.nn.blocks import CudnnDepthwise3d, FullDepthwise3d, SeparableDepthwise3d
-from aiprod.nn.rectified_flow import Batch, per_sample_loss, sample, training_loss, velocity
+from aiprod.nn.rectified_flow import (
+    Batch,
+    draw_training,
+    per_sample_loss,
+    sample,
+    training_loss,
+    velocity,
+)
 
 CFG = tiny_backbone(attention_blocks=2, conv_blocks=2, max_grid=(8, 16, 16))
 
@@ -167,3 +174,14 @@ def test_sampling_is_reproducible_from_the_seed():
     assert not torch.allclose(run(1), run(2))
     with pytest.raises(ValueError, match="steps"):
         sample(model, shape, data.text, data.text_mask, steps=0)
+
+
+@pytest.mark.quick
+def test_timestep_mean_moves_training_towards_noise():
+    """phase K's `timestep_mean` > 0 must draw noisier timesteps (the median is sigmoid(mean))."""
+    latents = torch.zeros(4000, 1, 1, 1, 1)
+    centred = draw_training(latents, torch.Generator().manual_seed(0)).t
+    noisy = draw_training(latents, torch.Generator().manual_seed(0), timestep_mean=1.0).t
+    assert abs(float(centred.median()) - 0.5) < 0.03
+    assert abs(float(noisy.median()) - torch.sigmoid(torch.tensor(1.0)).item()) < 0.03
+    assert bool((noisy > centred).all())  # the same normal draws, shifted: every t grows

@@ -43,6 +43,13 @@ class PhaseTrainConfig(_Section):
     text_dropout: float = Field(ge=0, le=1, description="share of captions replaced by null text")
     flow_dropout: float = Field(ge=0, le=1, description="share of samples trained without flow")
     ema: float = Field(ge=0, lt=1)
+    timestep_mean: float = Field(
+        default=0.0,
+        ge=-3,
+        le=3,
+        description="location of the logit-normal training timesteps (SD3): > 0 trains more "
+        "on noisy inputs, where layout and motion are decided",
+    )
     replay: bool = Field(
         default=False,
         description="also read the earlier phases' shards: a growing pool, against forgetting",

@@ -67,10 +67,12 @@ def draw_training(
     generator: torch.Generator,
     text_dropout: float = 0.1,
     flow_dropout: float = 0.3,
+    timestep_mean: float = 0.0,
 ) -> TrainingDraw:
-    """Logit-normal t, Gaussian noise, and random text/flow dropout for a batch."""
+    """Logit-normal t (located at `timestep_mean`), Gaussian noise, and random text/flow
+    dropout for a batch."""
     b, device = latents.shape[0], latents.device
-    t = logit_normal(b, generator, device=device)
+    t = logit_normal(b, generator, mean=timestep_mean, device=device)
     noise = torch.randn(latents.shape, generator=generator, device=device, dtype=latents.dtype)
     drop_text = torch.rand(b, generator=generator, device=device) < text_dropout
     drop_flow = torch.rand(b, generator=generator, device=device) < flow_dropout

@@ -69,7 +69,11 @@ def finetune_stage(config: AiprodConfig) -> dict:
     loop = phase_loop(t, seed=0)
     out_dir = Path(cfg.out_dir)
     state, _, losses = train(
-        model, phase_loss(t.text_dropout, t.flow_dropout), data, loop, out_dir / "run"
+        model,
+        phase_loss(t.text_dropout, t.flow_dropout, t.timestep_mean),
+        data,
+        loop,
+        out_dir / "run",
     )
     model.backbone.save_pretrained(str(out_dir / ADAPTER_DIR))
     spec = ModelSpec(**payload["spec"])

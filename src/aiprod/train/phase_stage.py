@@ -165,7 +165,12 @@ def train_phase_stage(
     out_dir = phase_dir(config, phase)
     started = time.perf_counter()
     state, ema, losses = train(
-        model, phase_loss(cfg.text_dropout, cfg.flow_dropout), data, loop, out_dir, log_metric
+        model,
+        phase_loss(cfg.text_dropout, cfg.flow_dropout, cfg.timestep_mean),
+        data,
+        loop,
+        out_dir,
+        log_metric,
     )
     seconds = time.perf_counter() - started
     averaged = ema.shadow.cpu()

@@ -152,12 +152,14 @@ class PhaseData:
         return self.latents[indices], captions, flows
 
 
-def phase_loss(text_dropout: float, flow_dropout: float):  # noqa: ANN201 (a loss_fn factory)
+def phase_loss(  # noqa: ANN201 (a loss_fn factory)
+    text_dropout: float, flow_dropout: float, timestep_mean: float = 0.0
+):
     """The loop's loss function for a (latents, captions, flow) batch."""
 
     def loss_fn(model: nn.Module, batch: tuple, generator: torch.Generator) -> torch.Tensor:
         latents, captions, flow = batch
-        draw = draw_training(latents, generator, text_dropout, flow_dropout)
+        draw = draw_training(latents, generator, text_dropout, flow_dropout, timestep_mean)
         return model(latents, captions, flow, draw).mean()
 
     return loss_fn
