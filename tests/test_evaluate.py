@@ -162,3 +162,29 @@ def test_read_back_ceiling_reads_the_evaluation_scenes_rendered_and_through_the_
     assert ceiling["rendered"]["direction"] >= 0.75  # the flow reader works on real pixels
     for side in ("rendered", "vae"):
         assert all(0.0 <= v <= 1.0 for v in ceiling[side].values())
+
+
+@pytest.mark.quick
+def test_adherence_summary_gives_the_chance_of_each_language_score():
+    """A p-value per language against the chance rate: 16 of 32 colours right cannot be luck,
+    4 of 32 directions (exactly chance) can."""
+    import pandas as pd
+
+    from aiprod.evaluate.stage import adherence_summary
+
+    rows = [
+        {
+            "language": "ja",
+            "colour": "red",
+            "read_colour": "red" if i < 16 else "blue",
+            "shape": "star",
+            "read_shape": "circle",
+            "direction": "up",
+            "read_direction": "up" if i < 4 else "down",
+        }
+        for i in range(32)
+    ]
+    summary = adherence_summary(pd.DataFrame(rows))
+    assert summary["ja"]["colour"] == 0.5 and summary["ja"]["direction"] == 0.125
+    assert summary["ja"]["colour_p"] < 1e-5 < 0.5 < summary["ja"]["direction_p"]
+    assert summary["ja"]["prompts"] == 32 and summary["chance"]["direction"] == 0.125

@@ -42,9 +42,10 @@ def _figure(item: GalleryItem) -> str:
 def _table(rows: list[dict]) -> str:
     if not rows:
         return ""
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    columns = list(dict.fromkeys(k for row in rows for k in row))  # a short row leaves blanks
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(str(row.get(k, '')))}</td>" for k in columns) + "</tr>"
         for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"

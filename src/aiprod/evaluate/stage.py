@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import binomtest
 
 from aiprod.config import AiprodConfig
 from aiprod.curation.truth import clip_segment
@@ -85,19 +86,23 @@ def adherence(
 
 
 def adherence_summary(table: pd.DataFrame) -> dict:
+    """Per language: the share read back right for colour, shape and direction, and for colour
+    and direction the one-sided exact binomial p-value of doing that well by chance (what
+    "beats chance clearly" means: a small p in every language)."""
+    chance = {
+        "colour": 1 / len(COLOUR_NAMES),
+        "shape": 1 / len(SHAPES),
+        "direction": 1 / len(DIRECTIONS),
+    }
     out = {}
     for language, group in table.groupby("language", sort=False):
-        out[language] = {
-            "colour": round(float((group["colour"] == group["read_colour"]).mean()), 4),
-            "shape": round(float((group["shape"] == group["read_shape"]).mean()), 4),
-            "direction": round(float((group["direction"] == group["read_direction"]).mean()), 4),
-            "prompts": len(group),
-        }
-    out["chance"] = {
-        "colour": round(1 / len(COLOUR_NAMES), 4),
-        "shape": round(1 / len(SHAPES), 4),
-        "direction": round(1 / len(DIRECTIONS), 4),
-    }
+        hits = {key: group[key] == group[f"read_{key}"] for key in chance}
+        out[language] = {key: round(float(hit.mean()), 4) for key, hit in hits.items()}
+        for key in ("colour", "direction"):
+            test = binomtest(int(hits[key].sum()), len(group), chance[key], alternative="greater")
+            out[language][f"{key}_p"] = float(f"{test.pvalue:.3g}")
+        out[language]["prompts"] = len(group)
+    out["chance"] = {key: round(value, 4) for key, value in chance.items()}
     return out
 
 
