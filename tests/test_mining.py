@@ -5,7 +5,7 @@ import pytest
 
 from aiprod.config import parse_config
 from aiprod.train.mining import carry_hours, rank_hard
-from aiprod.train.phase_stage import phase_urls
+from aiprod.train.phase_stage import mined_urls, phase_urls
 
 
 @pytest.mark.quick
@@ -59,8 +59,12 @@ def test_phase_reads_its_shards_and_the_carry_or_everything_without_curriculum(p
         ["phase2", "carry", "shard-000000.tar"],
     ]
     phase3 = {**data["train"]["phase3"], "replay": True}
-    urls = phase_urls(parse_config({**data, "train": {**data["train"], "phase3": phase3}}), 3)
+    replayed = parse_config({**data, "train": {**data["train"], "phase3": phase3}})
+    urls = phase_urls(replayed, 3)
     assert [u.split("/")[-2] for u in urls] == ["phase1", "phase2", "phase3", "carry"]
+    # mining ranks phase 3's own clips only: not the replayed phases, not the clips carried in
+    assert [u.split("/")[-2] for u in mined_urls(replayed, 3)] == ["phase3"]
     data["curriculum"] = {**data["curriculum"], "enabled": False}
     urls = phase_urls(parse_config(data), 3)
     assert sorted(u.split("/")[-2] for u in urls) == [f"phase{k}" for k in range(1, 6)]
+    assert urls == mined_urls(parse_config(data), 3)  # the ablation mines every clip

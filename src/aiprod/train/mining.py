@@ -18,7 +18,7 @@ from aiprod.fsutil import write_parquet
 from aiprod.shards.samples import build_samples
 from aiprod.shards.writer import write_shards
 from aiprod.train.data import NoClips
-from aiprod.train.phase_stage import carry_dir, phase_data, phase_dir
+from aiprod.train.phase_stage import carry_dir, mined_urls, phase_data, phase_dir
 from aiprod.train.t2v import load_model, mine_losses, per_clip
 from aiprod.train.vae_stage import MODEL_FILE, load_codec
 
@@ -51,7 +51,7 @@ def mine_stage(config: AiprodConfig, phase: int) -> dict:
     codec = load_codec(Path(config.train_vae.out_dir) / MODEL_FILE)
     model, _ = load_model(phase_dir(config, phase) / MODEL_FILE)
     try:
-        data = phase_data(config, phase, codec, holdout=False)
+        data = phase_data(config, phase, codec, False, mined_urls(config, phase))
         losses = mine_losses(model, data, config.mine.seeds, tuple(config.mine.timesteps))
         clip_losses = per_clip(data.bank.keys, losses)
     except NoClips:

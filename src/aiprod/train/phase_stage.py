@@ -65,9 +65,33 @@ def own_urls(config: AiprodConfig, phase: int) -> list[str]:
     return shard_urls(shard_dir, list(range(1, phase + 1)) if replay else [phase])
 
 
+def mined_urls(config: AiprodConfig, phase: int) -> list[str]:
+    """What mining after phase K ranks: phase K's own shards, not the replayed earlier phases
+    nor the clips carried in (all phases without curriculum)."""
+    shard_dir = Path(config.shards.dir)
+    return shard_urls(shard_dir, [phase] if config.curriculum.enabled else list(PHASES))
+
+
 def phase_urls(config: AiprodConfig, phase: int) -> list[str]:
     """Every shard phase K trains on (see the module docstring)."""
     return own_urls(config, phase) + carried_urls(config, phase)
+
+
+def shard_bank(
+    config: AiprodConfig, phase: int, urls: list[str], holdout: bool, windows: int
+) -> VideoBank:
+    """The windows of some shards, as phase K's settings cut them."""
+    cfg = config.train.phase(phase)
+    return load_bank(
+        urls,
+        cfg.frames,
+        cfg.size,
+        config.shards.holdout_share,
+        holdout,
+        config.train.seed + phase,
+        windows,
+        frame_step=cfg.frame_step,
+    )
 
 
 def phase_bank(config: AiprodConfig, phase: int, holdout: bool) -> VideoBank:
@@ -75,19 +99,9 @@ def phase_bank(config: AiprodConfig, phase: int, holdout: bool) -> VideoBank:
 
     The carried hard examples are loaded apart and appended, so a clip that is also in the
     phase's own shards (always, with replay) is seen twice as often."""
-    cfg = config.train.phase(phase)
 
     def bank(urls: list[str], training_windows: int) -> VideoBank:
-        return load_bank(
-            urls,
-            cfg.frames,
-            cfg.size,
-            config.shards.holdout_share,
-            holdout,
-            config.train.seed + phase,
-            training_windows,
-            frame_step=cfg.frame_step,
-        )
+        return shard_bank(config, phase, urls, holdout, training_windows)
 
     if holdout:
         return bank(shard_urls(Path(config.shards.dir), list(PHASES)), 1)
@@ -104,8 +118,18 @@ def phase_bank(config: AiprodConfig, phase: int, holdout: bool) -> VideoBank:
     return banks[0] if len(banks) == 1 else join_banks(*banks)
 
 
-def phase_data(config: AiprodConfig, phase: int, codec: LatentCodec, holdout: bool) -> PhaseData:
-    bank = phase_bank(config, phase, holdout)
+def phase_data(
+    config: AiprodConfig,
+    phase: int,
+    codec: LatentCodec,
+    holdout: bool,
+    urls: list[str] | None = None,
+) -> PhaseData:
+    """Phase K's windows as latents (`phase_bank`), or the training windows of `urls`."""
+    if urls is None:
+        bank = phase_bank(config, phase, holdout)
+    else:
+        bank = shard_bank(config, phase, urls, holdout, config.train.windows)
     pairs = flow_pairs(config.train.phase(phase).frames, codec.temporal_factor)
     return PhaseData(bank, codec.encode(bank.videos), pairs, config.train.seed + phase)
 
