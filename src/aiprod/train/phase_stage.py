@@ -99,18 +99,14 @@ def phase_bank(config: AiprodConfig, phase: int, holdout: bool) -> VideoBank:
 
     The carried hard examples are loaded apart and appended, so a clip that is also in the
     phase's own shards (always, with replay) is seen twice as often."""
-
-    def bank(urls: list[str], training_windows: int) -> VideoBank:
-        return shard_bank(config, phase, urls, holdout, training_windows)
-
     if holdout:
-        return bank(shard_urls(Path(config.shards.dir), list(PHASES)), 1)
+        return shard_bank(config, phase, shard_urls(Path(config.shards.dir), list(PHASES)), True, 1)
     banks, error = [], None
     for urls in (own_urls(config, phase), carried_urls(config, phase)):
         if not urls:
             continue
         try:
-            banks.append(bank(urls, config.train.windows))
+            banks.append(shard_bank(config, phase, urls, False, config.train.windows))
         except NoClips as empty:
             error = error or empty
     if not banks:
