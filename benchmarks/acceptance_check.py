@@ -55,13 +55,17 @@ def main() -> None:
                 continue
             row = result.rows[0]
             spans = [(r["start_frame"], r["end_frame"]) for r in result.rows]
-            print(f"{name}: {len(result.rows)} clips, vfr={row['source_vfr']}, "
-                  f"rotation={row['source_rotation']}, source frames {spans}")
+            print(
+                f"{name}: {len(result.rows)} clips, vfr={row['source_vfr']}, "
+                f"rotation={row['source_rotation']}, source frames {spans}"
+            )
     labelled = args.folder / "cuts_201_382.mp4"
     if labelled.exists():
         cuts, jumps = cut_evidence(labelled, cfg)
-        print(f"cuts_201_382.mp4: cuts found {cuts}; largest frame differences "
-              f"{[(i, round(d, 1)) for i, d in jumps]} (labelled: 201, 382)")
+        print(
+            f"cuts_201_382.mp4: cuts found {cuts}; largest frame differences "
+            f"{[(i, round(d, 1)) for i, d in jumps]} (labelled: 201, 382)"
+        )
 
 
 if __name__ == "__main__":

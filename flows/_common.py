@@ -11,6 +11,11 @@ from prefect.futures import PrefectFuture, as_completed
 
 from aiprod.config import AiprodConfig, ConfigError, load_config
 
+# the stages that run a network: they read `runtime`, which is checked against the device
+NETWORK_STAGES = {
+    "train_vae", "encode", "train_phase", "mine", "classifier", "evaluate", "finetune",
+}  # fmt: skip
+
 
 def as_completed_results(futures: list[PrefectFuture]) -> Iterator[object]:
     """Task results in completion order, for a progress bar that moves as work finishes."""
@@ -28,10 +33,20 @@ def run_stage(name: str, run: Callable[[AiprodConfig], object], argv: list[str] 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.params)
+        if name.split()[0] in NETWORK_STAGES:
+            from aiprod.runtime import preflight
+
+            preflight(config.runtime)  # the device can honour runtime: before any work
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)  # noqa: T201
         return 2
-    run(config)
+    try:
+        run(config)
+    finally:
+        if name.split()[0] in NETWORK_STAGES:
+            from aiprod.train.distributed import shutdown
+
+            shutdown()
     return 0
 
 

@@ -8,13 +8,15 @@ from prefect.artifacts import create_markdown_artifact
 from aiprod.config import AiprodConfig
 from aiprod.evaluate.classifier import classifier_stage
 from aiprod.fsutil import write_json
+from aiprod.runtime import resolve
 from flows._common import run_stage
 from flows._live import metrics_markdown
 
 
 @flow(name="classifier")
 def classifier_flow(config: AiprodConfig) -> dict:
-    metrics = classifier_stage(config.classifier, config.shards, config.ingest.manifest)
+    runtime = resolve(config.runtime)
+    metrics = classifier_stage(config.classifier, config.shards, config.ingest.manifest, runtime)
     write_json(config.classifier.metrics, metrics)
     get_run_logger().info("classifier: %s", metrics)
     create_markdown_artifact(

@@ -8,6 +8,7 @@ from prefect.artifacts import create_markdown_artifact
 from aiprod.config import AiprodConfig
 from aiprod.evaluate.stage import evaluate_stage
 from aiprod.fsutil import write_json
+from aiprod.runtime import resolve
 from flows._common import run_stage
 
 
@@ -29,7 +30,7 @@ def summary_markdown(metrics: dict) -> str:
 
 @flow(name="evaluate")
 def evaluate_flow(config: AiprodConfig) -> dict:
-    metrics = evaluate_stage(config)
+    metrics = evaluate_stage(config, resolve(config.runtime))
     write_json(config.evaluate.metrics, metrics)
     get_run_logger().info("evaluate: %s", metrics)
     create_markdown_artifact(key="evaluation", markdown=summary_markdown(metrics))

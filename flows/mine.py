@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from aiprod.config import AiprodConfig
 from aiprod.fsutil import write_json
+from aiprod.runtime import resolve
 from aiprod.train.mining import mine_stage
 from flows._common import phase_stage_main
 from flows._live import metrics_markdown
@@ -16,7 +17,7 @@ from flows._live import metrics_markdown
 
 @flow(name="mine", flow_run_name="mine-phase{phase}")
 def mine_flow(config: AiprodConfig, phase: int) -> dict:
-    metrics = mine_stage(config, phase)
+    metrics = mine_stage(config, phase, resolve(config.runtime))
     write_json(Path(config.mine.out_dir) / f"phase{phase}" / "metrics.json", metrics)
     get_run_logger().info("mine_%d: %s", phase, metrics)
     create_markdown_artifact(

@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PREFECT_HOME", str(ROOT / ".prefect"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-os.environ.setdefault("AIPROD_CACHE", str(ROOT / ".pytest_cache" / "aiprod"))  # not ~/.cache
 
 
 @pytest.fixture
@@ -49,7 +48,7 @@ def small_params(base: dict, root: Path) -> dict:
         metrics=str(root / "reports" / "curriculum_metrics.json"),
         report=str(root / "reports" / "curation.html"),
     )
-    data["shards"].update(dir=str(root / "shards"), max_count=4, holdout_share=0.3)
+    data["shards"].update(dir=str(root / "shards"), max_count=4, holdout_share=0.5)
     small_training(data, root)
     return data
 
@@ -64,7 +63,10 @@ def small_training(data: dict, root: Path) -> None:
         windows=1,
         checkpoint_every=2,
     )
-    data["train"].update(out_dir=str(root / "models"), metrics=str(root / "reports" / "train"))
+    data["encode"].update(dir=str(root / "latents"), batch_size=8, max_count=8)
+    data["train"].update(
+        out_dir=str(root / "models"), metrics=str(root / "reports" / "train"), checkpoint_every=2
+    )
     for k in range(1, 6):
         data["train"][f"phase{k}"] = {**data["train"][f"phase{k}"], "steps": 3, "batch_size": 2}
     data["mine"].update(out_dir=str(root / "mining"), seeds=1)

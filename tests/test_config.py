@@ -58,3 +58,48 @@ def test_paths_required_by_a_choice_are_named(params):
         in message
     )
     assert "model.text_encoder_path: must name a local Hugging Face encoder folder" in message
+
+
+def test_phase_windows_are_checked_against_the_preset_before_any_work(params):
+    """Frames against the VAE's temporal factor, sizes against its spatial factor x patch,
+    and the backbone's learned positions: each problem names its key."""
+    params["train"]["phase3"] = {**params["train"]["phase3"], "frames": 8, "replay": False}
+    params["train"]["phase4"] = {**params["train"]["phase4"], "size": 36, "replay": False}
+    params["train"]["phase5"] = {**params["train"]["phase5"], "size": 512}
+    params["train_vae"]["frames"] = 10
+    with pytest.raises(ConfigError) as info:
+        parse_config(params)
+    message = str(info.value)
+    assert "train.phase3.frames: must be 1 + 4k (the VAE's temporal factor), got 8" in message
+    assert "train.phase4.size: must be a multiple of 8 (VAE factor 4 x patch 2), got 36" in message
+    assert "train.phase5.size: 512 px is beyond the backbone's learned positions" in message
+    assert "train_vae.frames: must be 1 + 4k" in message
+
+
+def test_windows_longer_than_any_clip_and_a_flow_stride_off_the_latent_grid_are_named(params):
+    params["train"]["phase1"] = {**params["train"]["phase1"], "frames": 25}  # 49 source frames
+    params["score"]["flow"] = {**params["score"]["flow"], "stride": 2}
+    with pytest.raises(ConfigError) as info:
+        parse_config(params)
+    message = str(info.value)
+    assert "train.phase1.frames: 25 frames at frame_step 2 span 49 source frames" in message
+    assert "score.flow.stride: must equal the VAE's temporal factor (4)" in message
+
+
+def test_replay_and_finetuning_need_the_windows_of_the_phases_they_read(params):
+    params["train"]["phase3"] = {**params["train"]["phase3"], "size": 64, "replay": True}
+    params["finetune"]["train"] = {**params["finetune"]["train"], "frames": 13}
+    with pytest.raises(ConfigError) as info:
+        parse_config(params)
+    message = str(info.value)
+    assert "train.phase3: with replay it reads phase 1's latents" in message
+    assert "finetune.train: it reads phase 5's latents" in message
+
+
+def test_runtime_choices_are_validated_by_key(params):
+    params["runtime"] = {**params["runtime"], "device": "gpu0", "precision": "fp8"}
+    with pytest.raises(ConfigError) as info:
+        parse_config(params)
+    message = str(info.value)
+    assert "runtime.device: must be auto, cpu, cuda or cuda:N, got 'gpu0'" in message
+    assert "runtime.precision:" in message

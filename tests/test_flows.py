@@ -114,7 +114,7 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     shards = sorted((project / data["shards"]["dir"]).glob("phase*/shard-*.tar"))
     assert {p.parent.name for p in shards} == {f"phase{k}" for k in range(1, 6)}
     assert (project / data["curriculum"]["report"]).stat().st_size > 10_000
-    training = {"train_vae", "classifier", "evaluate"}
+    training = {"train_vae", "classifier", "evaluate"} | {f"encode@{k}" for k in range(1, 6)}
     training |= {f"train_phase{k}" for k in range(1, 6)} | {f"mine_{k}" for k in range(1, 5)}
     assert all(f"Running stage '{name}'" in first.stdout for name in training)
     assert "Running stage 'finetune'" not in first.stdout  # frozen: the short path runs apart
@@ -194,8 +194,13 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
         "ddp.yaml",
     )
     ddp = json.loads((project / "ddp_reports" / "phase1.json").read_text())
-    assert ddp["steps"] == data["train"]["phase1"]["steps"]
+    assert ddp["steps"] == data["train"]["phase1"]["steps"] and ddp["world_size"] == 2
     assert (project / "ddp_models" / "phase1" / "model.pt").exists()
+    encoded = [
+        json.loads(p.read_text()) for p in (project / data["encode"]["dir"]).glob("*/meta.json")
+    ]
+    assert sorted(m["phase"] for m in encoded) == [1, 2, 3, 4, 5]
+    assert sum(m["train_windows"] for m in encoded) > 0 and encoded[0]["heldout_windows"] > 0
 
 
 def test_killed_ingest_process_resumes_to_the_same_manifest(prefect_server, tmp_path, params):

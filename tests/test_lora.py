@@ -4,14 +4,16 @@ import copy
 
 import torch
 from peft import PeftModel
-from tiny_models import save_tiny_pipeline
+from tiny_models import save_tiny_latents, save_tiny_pipeline
 
-from aiprod.config import FinetuneConfig
-from aiprod.nn.rectified_flow import draw_training
-from aiprod.train.data import VideoBank
+from aiprod.config import FinetuneConfig, RuntimeConfig
+from aiprod.latents.batches import expand_window, latent_shards, training_collate
+from aiprod.nn.rectified_flow import seeded_draw
+from aiprod.runtime import resolve
+from aiprod.shards.stream import Split, StreamBatches
 from aiprod.train.loop import LoopConfig, train
 from aiprod.train.lora import add_adapters, merged, trainable_share
-from aiprod.train.t2v import ModelSpec, PhaseData, load_model, phase_loss, save_model
+from aiprod.train.t2v import ModelSpec, load_model, save_model, t2v_loss
 
 CFG = FinetuneConfig.model_validate(
     {
@@ -38,15 +40,9 @@ CFG = FinetuneConfig.model_validate(
 )
 
 
-def latent_bank(n=4):
-    g = torch.Generator().manual_seed(0)
-    bank = VideoBank(
-        [f"c{i}" for i in range(n)],
-        torch.zeros(n, 3, 9, 32, 32),
-        [{"en": f"a red square {i}", "fr": f"un carré rouge {i}"} for i in range(n)],
-        [torch.randn(4, 2, 8, 8, generator=g) for _ in range(n)],
-    )
-    return PhaseData(bank, torch.randn(n, 8, 3, 8, 8, generator=g), pairs=2, seed=0)
+def latent_stream(folder):
+    shards = latent_shards([save_tiny_latents(folder, windows=8, shape=(8, 3, 8, 8))])
+    return StreamBatches(shards, Split(1), 4, 0, 100, expand_window, training_collate(0, 0.5))
 
 
 def pretrained(tmp_path):
@@ -68,9 +64,10 @@ def test_lora_trains_only_adapters_and_reloads_and_merges_exactly(tmp_path):
     base = {k: v.clone() for k, v in model.state_dict().items()}
     model = add_adapters(model.train(), CFG)
     assert 0 < trainable_share(model) < 0.2
-    data = latent_bank()
+    data = latent_stream(tmp_path / "latents")
     loop = LoopConfig(steps=40, lr=3e-3, warmup=2, batch_size=4, checkpoint_every=40, seed=0)
-    _, _, losses = train(model, phase_loss(0.0, 0.5), data, loop, tmp_path / "run")
+    cpu = resolve(RuntimeConfig(device="cpu"))
+    losses = train(model, t2v_loss(0.0, 0.5, 0.0, 0), data, loop, tmp_path / "run", cpu).losses
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
     state = model.state_dict()
     lora_keys = [k for k in state if "lora_" in k]
@@ -86,8 +83,9 @@ def test_lora_trains_only_adapters_and_reloads_and_merges_exactly(tmp_path):
     model.backbone.save_pretrained(str(tmp_path / "adapter"))
 
     model.eval()
-    latents, captions, flow = data(0, 2)
-    draw = draw_training(latents, torch.Generator().manual_seed(1), 0.0, 0.0)
+    batch = next(data.batches(0))
+    latents, captions, flow = batch.latents, batch.texts, batch.flow
+    draw = seeded_draw(batch.ordinals, tuple(latents.shape[1:]), 1, 0.0, 0.0)
     with torch.no_grad():
         adapted = model(latents, captions, flow, draw)
         fresh, _ = load_model(path)

@@ -5,7 +5,7 @@ import pytest
 
 from aiprod.config import parse_config
 from aiprod.train.mining import carry_hours, rank_hard
-from aiprod.train.phase_stage import mined_urls, phase_urls
+from aiprod.train.phase_stage import mined_folders, train_folders
 
 
 @pytest.mark.quick
@@ -40,31 +40,29 @@ def test_carry_budget_follows_the_curriculum_scale_unless_given(params):
 
 
 @pytest.mark.quick
-def test_phase_reads_its_shards_and_the_carry_or_everything_without_curriculum(params, tmp_path):
-    shard_dir, mine_dir = tmp_path / "shards", tmp_path / "mining"
-    for k in range(1, 6):
-        (shard_dir / f"phase{k}").mkdir(parents=True)
-        (shard_dir / f"phase{k}" / "shard-000000.tar").write_bytes(b"")
-    (mine_dir / "phase2" / "carry").mkdir(parents=True)
-    (mine_dir / "phase2" / "carry" / "shard-000000.tar").write_bytes(b"")
+def test_phase_reads_its_latents_and_the_carry_or_everything_without_curriculum(params, tmp_path):
     data = {
         **params,
-        "shards": {**params["shards"], "dir": str(shard_dir)},
-        "mine": {**params["mine"], "out_dir": str(mine_dir)},
+        "encode": {**params["encode"], "dir": str(tmp_path / "latents")},
+        "mine": {**params["mine"], "out_dir": str(tmp_path / "mining")},
         "train": {**params["train"], "phase3": {**params["train"]["phase3"], "replay": False}},
     }
-    urls = phase_urls(parse_config(data), 3)
-    assert [u.split("/")[-3:] for u in urls] == [
-        ["shards", "phase3", "shard-000000.tar"],
-        ["phase2", "carry", "shard-000000.tar"],
+
+    def names(folders):
+        return ["/".join(f.parts[-3:]) for f in folders]
+
+    assert names(train_folders(parse_config(data), 3)) == [
+        "latents/phase3/train",
+        "mining/phase2/carry",
     ]
     phase3 = {**data["train"]["phase3"], "replay": True}
     replayed = parse_config({**data, "train": {**data["train"], "phase3": phase3}})
-    urls = phase_urls(replayed, 3)
-    assert [u.split("/")[-2] for u in urls] == ["phase1", "phase2", "phase3", "carry"]
+    assert [f.parts[-2] for f in train_folders(replayed, 3)] == [
+        "phase1", "phase2", "phase3", "phase2",
+    ]  # fmt: skip
     # mining ranks phase 3's own clips only: not the replayed phases, not the clips carried in
-    assert [u.split("/")[-2] for u in mined_urls(replayed, 3)] == ["phase3"]
+    assert names(mined_folders(replayed, 3)) == ["latents/phase3/train"]
     data["curriculum"] = {**data["curriculum"], "enabled": False}
-    urls = phase_urls(parse_config(data), 3)
-    assert sorted(u.split("/")[-2] for u in urls) == [f"phase{k}" for k in range(1, 6)]
-    assert urls == mined_urls(parse_config(data), 3)  # the ablation mines every clip
+    folders = train_folders(parse_config(data), 3)
+    assert [f.parts[-2] for f in folders] == [f"phase{k}" for k in range(1, 6)]
+    assert folders == mined_folders(parse_config(data), 3)  # the ablation mines every clip

@@ -1,77 +1,96 @@
-"""Text-to-video training pieces: multilingual caption sampling, phase batches, mining."""
+"""Text-to-video training pieces: caption variants with tags, streamed phase batches, mining."""
 
-import numpy as np
 import pytest
 import torch
-from tiny_models import tiny_backbone
+from tiny_models import save_tiny_latents, tiny_backbone
 
-from aiprod.nn.text import ByteTextConfig
-from aiprod.nn.vae import VAEConfig, VideoVAE
-from aiprod.train.data import VideoBank
-from aiprod.train.loop import LoopConfig, train
-from aiprod.train.t2v import (
-    PhaseData,
-    TextToVideo,
-    mine_losses,
-    phase_loss,
-    pick_caption,
+from aiprod.config import RuntimeConfig
+from aiprod.latents.batches import (
+    choose_variant,
+    expand_window,
+    latent_shards,
+    reference_variant,
+    training_collate,
 )
-from aiprod.train.vae_stage import LatentCodec
+from aiprod.latents.format import caption_variants, with_tags
+from aiprod.nn.text import ByteTextConfig
+from aiprod.runtime import resolve
+from aiprod.shards.stream import Split, StreamBatches, sequential
+from aiprod.train.loop import LoopConfig, train
+from aiprod.train.t2v import TextToVideo, per_clip, t2v_loss, window_losses
 
 TEXT = ByteTextConfig(width=16, layers=1, heads=2, max_length=64)
-BACKBONE = tiny_backbone()
-
-
-def bank(n=4):
-    g = torch.Generator().manual_seed(0)
-    captions = [
-        {"en": f"a red square {i}", "ja": f"赤い正方形{i}", "de": f"ein rotes Quadrat {i}"}
-        for i in range(n)
-    ]
-    flows = [torch.randn(3, 2, 4, 4, generator=g) for _ in range(n)]
-    return VideoBank(
-        [f"c{i}" for i in range(n)],
-        torch.rand(n, 3, 5, 16, 16, generator=g) * 2 - 1,
-        captions,
-        flows,
-        seed=0,
-    )
+CPU = resolve(RuntimeConfig(device="cpu"))
 
 
 @pytest.mark.quick
-def test_captions_cycle_through_languages():
-    captions = {"en": "a", "ja": "b", "de": "c"}
-    picked = {pick_caption(captions, p, 0) for p in range(30)}
-    assert picked == {"a", "b", "c"}
-    assert pick_caption(captions, 5, 0) == pick_caption(captions, 5, 0)
-    assert pick_caption({}, 0, 0) == ""
+def test_tags_join_the_caption_in_its_own_language():
+    captions = {"en": "A red circle moves left.", "ja": "赤い円が左へ動く。"}
+    terms = {"en": ["static shot", "slow motion"], "ja": ["固定ショット"], "de": ["Zeitlupe"]}
+    variants = caption_variants(captions, terms)
+    assert [(v["language"], v["tags"]) for v in variants] == [
+        ("en", False), ("en", True), ("ja", False), ("ja", True),
+    ]  # fmt: skip
+    assert variants[1]["text"] == "A red circle moves left. static shot, slow motion."
+    assert variants[3]["text"] == "赤い円が左へ動く。固定ショット。"
+    # footage without captions is described by its tags, in every language that has them
+    untitled = caption_variants({}, terms)
+    assert [v["text"] for v in untitled if v["tags"]] == [
+        "Zeitlupe.", "static shot, slow motion.", "固定ショット。",
+    ]  # fmt: skip
+    assert with_tags("x", [], "en") == "x"
 
 
-def test_phase_training_lowers_the_loss_and_mining_ranks_clips(tmp_path):
+@pytest.mark.quick
+def test_variants_cycle_languages_and_keep_the_tags_at_their_own_rate():
+    texts = caption_variants({"en": "a", "ja": "b", "de": "c"}, {"en": ["pan left"]})
+    drawn = [choose_variant(texts, o, 0, tag_dropout=0.25) for o in range(3000)]
+    assert {texts[k]["language"] for k in drawn} == {"en", "ja", "de"}
+    english = [k for k in drawn if texts[k]["language"] == "en"]
+    tagged = sum(texts[k]["tags"] for k in english) / len(english)
+    assert 0.7 < tagged < 0.8  # 1 - tag_dropout
+    assert drawn == [choose_variant(texts, o, 0, 0.25) for o in range(3000)]  # by ordinal
+    assert not any(texts[choose_variant(texts, o, 0, 1.0)]["tags"] for o in range(100))
+    assert texts[reference_variant(texts)] == {"language": "en", "tags": False, "text": "a"}
+
+
+def test_streamed_training_lowers_the_loss_and_mining_ranks_windows_on_a_fixed_grid(tmp_path):
+    folder = save_tiny_latents(tmp_path / "latents", windows=16)
+    shards = latent_shards([folder])
     torch.manual_seed(0)
-    vae = VideoVAE(
-        VAEConfig(
-            channels=(8, 8),
-            spatial_factor=4,
-            temporal_factor=4,
-            latent_channels=4,
-            groups=4,
-            attention_heads=2,
-        )
+    model = TextToVideo(TEXT, tiny_backbone())
+    windows = list(sequential(shards, expand_window))
+    _, before = window_losses(model, windows, CPU, seeds=2)
+    data = StreamBatches(
+        shards, Split(1), 4, 0, 100, expand_window, training_collate(0, tag_dropout=0.5)
     )
-    data_bank = bank()
-    latents = LatentCodec(vae, [0.0] * 4, [1.0] * 4).encode(data_bank.videos)
-    assert latents.shape == (4, 4, 2, 4, 4)
-    data = PhaseData(data_bank, latents, pairs=1, seed=0)
-    latents_b, captions, flows = data(0, 2)
-    assert (
-        latents_b.shape == (2, 4, 2, 4, 4) and flows.shape == (2, 2, 1, 4, 4) and len(captions) == 2
-    )
-    model = TextToVideo(TEXT, BACKBONE)
-    before = mine_losses(model, data, seeds=2)
-    loop = LoopConfig(steps=60, lr=2e-3, warmup=5, batch_size=4, checkpoint_every=30, seed=0)
-    train(model, phase_loss(0.1, 0.3), data, loop, tmp_path)
-    after = mine_losses(model, data, seeds=2)
-    assert after.shape == (4,) and torch.isfinite(after).all()
+    first = next(data.batches(0))
+    assert any(text.endswith("pan left.") or text.endswith("左パン。") for text in first.texts)
+    loop = LoopConfig(steps=60, lr=2e-3, warmup=5, batch_size=4, checkpoint_every=30)
+    result = train(model, t2v_loss(0.1, 0.3, 0.0, seed=0), data, loop, tmp_path / "run", CPU)
+    kept, after = window_losses(result.averaged, windows, CPU, seeds=2)
+    assert after.shape == (16,) and torch.isfinite(after).all()
     assert after.mean() < before.mean()
-    assert np.array_equal(after.numpy(), mine_losses(model, data, seeds=2).numpy())  # fixed grid
+    again = window_losses(result.averaged, reversed(windows), CPU, seeds=2, batch_size=3)[1]
+    torch.testing.assert_close(again.flip(0), after)  # the grid does not depend on batching
+    assert set(per_clip(kept, after)) == {f"clip{i:03d}" for i in range(8)}
+
+
+def test_a_killed_streamed_run_resumes_onto_the_uninterrupted_curve(tmp_path):
+    """The checkpoint's data position is all the stream needs: blocks, epochs, variants and
+    noise continue as if the run had never stopped."""
+    shards = latent_shards([save_tiny_latents(tmp_path / "latents", windows=16)])
+
+    def run(out, stop=None):
+        torch.manual_seed(0)
+        data = StreamBatches(
+            shards, Split(2), 2, 0, 5, expand_window, training_collate(0, tag_dropout=0.5)
+        )  # buffer 5: several blocks an epoch, 2 streams
+        loop = LoopConfig(steps=14, lr=2e-3, batch_size=2, checkpoint_every=3)
+        model = TextToVideo(TEXT, tiny_backbone())
+        return train(model, t2v_loss(0.1, 0.3, 0.0, 0), data, loop, out, CPU, stop_after=stop)
+
+    whole = run(tmp_path / "a").losses
+    first = run(tmp_path / "b", stop=7).losses  # checkpoint at 6
+    rest = run(tmp_path / "b").losses
+    assert first[:6] + rest == whole

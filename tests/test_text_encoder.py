@@ -104,33 +104,25 @@ def test_a_motion_direction_is_one_concept_in_every_language():
     assert len({c for cs in by_direction.values() for c in cs}) == len(by_direction)
 
 
-def test_embedding_cache_returns_what_was_stored_across_connections(tmp_path):
-    from aiprod.nn.embedding_cache import EmbeddingCache
+def test_frozen_features_stored_once_give_the_same_tokens_without_running_the_encoder(tmp_path):
+    """What `encode` stores (`frozen_features`) stands in for the frozen network in training:
+    the same tokens, and a Hugging Face encoder given them never loads its weights."""
+    from aiprod.nn.text import SentenceTextEncoder
 
-    vectors = {"ein roter Kreis": np.arange(4, dtype=np.float32), "红色圆形": np.ones(4)}
-    EmbeddingCache("m1", tmp_path).put(vectors)
-    reopened = EmbeddingCache("m1", tmp_path)
-    found = reopened.get(["红色圆形", "ein roter Kreis", "not stored"])
-    assert set(found) == {"红色圆形", "ein roter Kreis"}
-    np.testing.assert_array_equal(found["ein roter Kreis"], vectors["ein roter Kreis"])
-    assert EmbeddingCache("another model", tmp_path).get(vectors) == {}
+    texts = ["the camera pans left", "ズームイン"]
+    sentence = SentenceTextEncoder(ByteTextConfig(width=16, layers=1, heads=2, max_length=64))
+    stored = sentence.frozen_features(texts).numpy().astype(np.float16)  # as encode keeps them
+    direct, mask = sentence(texts)
+    replayed, replayed_mask = sentence(texts, torch.from_numpy(stored.astype(np.float32)))
+    torch.testing.assert_close(replayed, direct, atol=2e-3, rtol=1e-2)
+    assert torch.equal(mask, replayed_mask)
 
-
-def test_sentence_embeddings_come_from_the_disk_cache_in_a_new_process(tmp_path, monkeypatch):
-    from aiprod.nn import text
-
-    monkeypatch.setenv("AIPROD_CACHE", str(tmp_path))
-    monkeypatch.setattr(text, "_SENTENCES", {})
-    text._sentence_cache.cache_clear()
-    try:
-        first = text.SentenceTextEncoder.sentence(["A red circle moves to the left."])
-        monkeypatch.setattr(text, "_SENTENCES", {})  # a new process: nothing in memory
-
-        def no_model():
-            raise AssertionError("the cached caption was embedded again")
-
-        monkeypatch.setattr(text, "_sentence_model", no_model)
-        again = text.SentenceTextEncoder.sentence(["A red circle moves to the left."])
-        torch.testing.assert_close(first, again, rtol=0, atol=0)
-    finally:
-        text._sentence_cache.cache_clear()
+    folder = save_tiny_bert(tmp_path / "bert")
+    features = HFTextEncoder(str(folder), width=24, max_length=32).frozen_features(texts)
+    fresh = HFTextEncoder(str(folder), width=24, max_length=32)
+    torch.manual_seed(0)
+    fresh.project.reset_parameters()
+    tokens, token_mask = fresh(texts, features)
+    assert tokens.shape == (2, features[0].shape[1], 24) and torch.equal(token_mask, features[1])
+    assert fresh._loaded == []  # the frozen encoder was never loaded
+    torch.testing.assert_close(fresh(texts)[0], tokens)

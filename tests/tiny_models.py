@@ -174,6 +174,7 @@ def save_tiny_pipeline(folder: Path) -> tuple[Path, Path]:
 
     from aiprod.nn.presets import preset
     from aiprod.nn.vae import VideoVAE
+    from aiprod.train.codec import vae_reference
     from aiprod.train.t2v import ModelSpec, build_model, save_model
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,7 +198,48 @@ def save_tiny_pipeline(folder: Path) -> tuple[Path, Path]:
         frames=9,
         size=32,
         frame_step=2,
-        flow_shape=[32, 32],
-        vae=str(vae_path),
+        flow_shape=[2, 2, 8, 8],
+        flow_stride=4,
+        flow_save_size=32,
+        **vae_reference(vae_path, model_path),
     )
     return model_path, vae_path
+
+
+def save_tiny_latents(
+    folder: Path, windows: int = 24, shape=(4, 2, 4, 4), per_shard: int = 4, text_dim: int = 0
+) -> Path:
+    """Latent shards as `encode` writes them, with random latents and flows, captions in
+    two languages and tags (text features of width `text_dim` when > 0)."""
+    import numpy as np
+
+    from aiprod.latents.format import LatentWindow, caption_variants
+    from aiprod.latents.stage import write_latents
+
+    rng = np.random.default_rng(0)
+    items = []
+    for i in range(windows):
+        captions = {"en": f"a red square {i}", "ja": f"赤い正方形{i}"}
+        terms = {"en": ["pan left"], "ja": ["左パン"]}
+        texts = caption_variants(captions, terms)
+        meta = {
+            "clip_id": f"clip{i // 2:03d}",
+            "source_sha256": f"source{i // 4}",
+            "phase": 1,
+            "window": i % 2,
+            "captions": captions,
+            "tags": {"keys": ["pan_left"], "terms": terms},
+            "texts": texts,
+        }
+        text = rng.standard_normal((len(texts), text_dim)) if text_dim else None
+        items.append(
+            LatentWindow(
+                key=f"clip{i // 2:03d}_w{i % 2}",
+                latent=rng.standard_normal(shape).astype(np.float16),
+                flow=rng.standard_normal((2, shape[1] - 1, *shape[2:])).astype(np.float16),
+                meta=meta,
+                text=text,
+            )
+        )
+    write_latents(items, folder, per_shard)
+    return folder

@@ -1,8 +1,10 @@
 """`aiprod generate`: a prompt in any of the nine languages to a playable mp4.
 
 Loads a text-to-video checkpoint (the final phase's unless named) and the VAE it was trained
-with, samples latents with the seeded Euler sampler (text CFG, optional flow guidance from a
-reference video) and decodes them.
+with (found beside the checkpoint by the path it recorded, checked by sha256), samples
+latents with the seeded Euler sampler (text CFG, optional flow guidance from a reference
+video) on the runtime's device and precision (`runtime` in params.yaml, or --device and
+--precision), and decodes them.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import cv2
 import numpy as np
 import torch
 
+from aiprod.config import ConfigError, RuntimeConfig, load_config
 from aiprod.curation.motion import clip_flow
+from aiprod.latents.encode import latent_grid_flow
 from aiprod.nn.rectified_flow import sample
+from aiprod.runtime import Runtime, resolve
+from aiprod.train.codec import load_codec, resolve_vae
 from aiprod.train.t2v import load_model
-from aiprod.train.vae_stage import load_codec
 from aiprod.video.decode import VideoError, read_clip
 from aiprod.video.ffmpeg import write_h264
 
@@ -27,15 +32,23 @@ SOURCE_FPS = 12.0  # the clips' frame rate (ingest.target.fps); frame_step divid
 
 
 class VideoGenerator:
-    """A loaded text-to-video model and its VAE, ready to sample."""
+    """A loaded text-to-video model and its VAE, on a device, ready to sample."""
 
-    def __init__(self, checkpoint: str | Path, vae: str | Path | None = None) -> None:
-        self.model, payload = load_model(checkpoint)
-        self.codec = load_codec(vae or payload["vae"])
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        vae: str | Path | None = None,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self.runtime = runtime or cpu_runtime()
+        model, payload = load_model(checkpoint)
+        self.model = self.runtime.to(model)
+        self.codec = load_codec(vae or resolve_vae(checkpoint, payload)).to(self.runtime.device)
         self.frames = int(payload.get("frames", 9))
         self.size = int(payload.get("size", 32))
         self.frame_step = int(payload.get("frame_step", 1))
-        self.flow_shape = tuple(payload.get("flow_shape", (self.size, self.size)))
+        self.flow_stride = int(payload.get("flow_stride", self.codec.temporal_factor))
+        self.flow_save_size = int(payload.get("flow_save_size", self.size))
         self.fps = SOURCE_FPS / self.frame_step
 
     def latent_shape(self, batch: int, frames: int, size: int) -> tuple[int, ...]:
@@ -68,7 +81,8 @@ class VideoGenerator:
         flow: torch.Tensor | None = None,
         guidance_strength: float = 0.0,
     ) -> torch.Tensor:
-        """(B, 3, T, H, W) videos in [-1, 1]; `flow` is (B, 2, P, h, w) in training units."""
+        """(B, 3, T, H, W) videos in [-1, 1] on the CPU; `flow` is (B, 2, P, h, w) at the
+        latent grid, in the units training used."""
         if cfg < 0:
             raise ValueError(f"--cfg {cfg}: must be >= 0")
         if not 0.0 <= guidance_strength <= 1.0:
@@ -76,14 +90,25 @@ class VideoGenerator:
         if guidance_strength > 0 and flow is None:
             raise ValueError("--guidance-strength > 0 needs a flow (--motion-ref VIDEO)")
         shape = self.latent_shape(len(prompts), frames or self.frames, size or self.size)
-        text, mask = self.model.text(prompts)
-        latents = sample(
-            self.model.backbone, shape, text, mask, steps, cfg, flow, guidance_strength, seed
-        )
-        return self.codec.decode(latents)
+        with self.runtime.autocast():
+            text, mask = self.model.text(prompts)
+            latents = sample(
+                self.model.backbone,
+                shape,
+                text,
+                mask,
+                steps,
+                cfg,
+                self.runtime.to(flow),
+                guidance_strength,
+                seed,
+            )
+            return self.codec.decode(latents.float()).cpu()
 
     def flow_from_video(self, path: str | Path, frames: int, size: int) -> torch.Tensor:
-        """Guidance flow (2, P, h, w) from a reference video, in the units training used."""
+        """Guidance flow (2, P, h, w) at the latent grid from a reference video, in the units
+        training used: px/frame at `score.flow.save_size`, pairs every `score.flow.stride`
+        frames (both recorded in the model file)."""
         try:
             clip = read_clip(str(path))
         except (VideoError, OSError) as error:
@@ -93,10 +118,16 @@ class VideoGenerator:
             raise ValueError(
                 f"--motion-ref {path}: {len(grey)} frames at step {self.frame_step}, need {frames}"
             )
-        tf = self.codec.temporal_factor
-        flow = clip_flow(grey[:frames], size, "medium", stride=tf)[: max(1, (frames - 1) // tf)]
-        flow = torch.from_numpy(flow) * (self.size / size)  # px at the training size
-        return flow.permute(1, 0, 2, 3)
+        pairs = max(1, (frames - 1) // self.codec.temporal_factor)
+        flow = clip_flow(grey[:frames], size, "medium", stride=self.flow_stride)[:pairs]
+        flow = flow * (self.flow_save_size / size)  # px at the size training's flow was kept at
+        grid = size // self.codec.spatial_factor
+        return torch.from_numpy(latent_grid_flow(flow, grid, grid))
+
+
+def cpu_runtime() -> Runtime:
+    """fp32 on the CPU: what generation uses when no runtime is given."""
+    return resolve(RuntimeConfig(device="cpu"))
 
 
 def to_frames(video: torch.Tensor) -> list[np.ndarray]:
@@ -115,6 +146,17 @@ def write_video(path: str | Path, video: torch.Tensor, fps: float, scale: int = 
     return Path(path)
 
 
+def cli_runtime(params: str, device: str | None, precision: str | None) -> RuntimeConfig:
+    """`runtime` from the params file when there is one, with the command line's overrides
+    (validated as params are: a bad --device names `runtime.device`)."""
+    base = load_config(params).runtime if Path(params).is_file() else RuntimeConfig()
+    update = {k: v for k, v in (("device", device), ("precision", precision)) if v is not None}
+    try:
+        return RuntimeConfig.model_validate({**base.model_dump(), **update})
+    except ValueError as error:
+        raise ConfigError(f"runtime: {error}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="aiprod generate", description="Generate a video from a prompt (any of 9 languages)."
@@ -131,13 +173,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guidance-strength", type=float, default=0.0)
     parser.add_argument("--motion-ref", default=None, help="video whose optical flow guides motion")
     parser.add_argument("--scale", type=int, default=4, help="nearest-neighbour upscale of the mp4")
+    parser.add_argument(
+        "--params", default="params.yaml", help="its `runtime` section is used when it exists"
+    )
+    parser.add_argument("--device", default=None, help="overrides runtime.device")
+    parser.add_argument(
+        "--precision", default=None, choices=["fp32", "bf16", "fp16"], help="overrides runtime"
+    )
     args = parser.parse_args(argv)
     try:
         if not args.prompt.strip():
             raise ValueError("the prompt is empty")
         if args.steps < 1:
             raise ValueError(f"--steps {args.steps}: must be >= 1")
-        generator = VideoGenerator(args.checkpoint, args.vae)
+        runtime = resolve(cli_runtime(args.params, args.device, args.precision))
+        generator = VideoGenerator(args.checkpoint, args.vae, runtime)
         frames, size = args.frames or generator.frames, args.size or generator.size
         flow = None
         if args.motion_ref:
@@ -153,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             args.guidance_strength,
         )[0]
         path = write_video(args.output, video, generator.fps, args.scale)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)  # noqa: T201
         return 2
     print(f"wrote {path} ({video.shape[1]} frames, {video.shape[2]}x{video.shape[3]})")  # noqa: T201

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from aiprod.config.base import ConfigError, _Section
+from aiprod.config.checks import cross_field_problems
 from aiprod.config.curation import (
     CaptionConfig,
     ClipScoreConfig,
@@ -25,8 +26,10 @@ from aiprod.config.curation import (
     TagConfig,
     ThresholdConfig,
 )
+from aiprod.config.runtime import RuntimeConfig
 from aiprod.config.training import (
     ClassifierConfig,
+    EncodeConfig,
     EvaluateConfig,
     FinetuneConfig,
     MineConfig,
@@ -44,12 +47,14 @@ __all__ = [
     "ClipScoreConfig",
     "ConfigError",
     "CurriculumConfig",
+    "EncodeConfig",
     "EvaluateConfig",
     "FinetuneConfig",
     "IngestConfig",
     "MineConfig",
     "ModelConfig",
     "PhaseTrainConfig",
+    "RuntimeConfig",
     "SceneDetectConfig",
     "ScoreConfig",
     "ShardConfig",
@@ -75,8 +80,10 @@ class AiprodConfig(_Section):
     caption: CaptionConfig
     curriculum: CurriculumConfig
     shards: ShardConfig
+    runtime: RuntimeConfig = RuntimeConfig()
     model: ModelConfig
     train_vae: TrainVAEConfig
+    encode: EncodeConfig
     train: TrainConfig
     mine: MineConfig
     classifier: ClassifierConfig
@@ -98,9 +105,14 @@ def _format_errors(error: ValidationError, source: str) -> str:
 def parse_config(data: object, source: str = "params") -> AiprodConfig:
     """Validate an already-loaded mapping; raise ConfigError naming every bad key path."""
     try:
-        return AiprodConfig.model_validate(data)
+        config = AiprodConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(_format_errors(error, source)) from None
+    problems = cross_field_problems(config)
+    if problems:
+        lines = [f"{source}: {len(problems)} invalid key(s)", *(f"  {p}" for p in problems)]
+        raise ConfigError("\n".join(lines))
+    return config
 
 
 def load_config(path: str | Path = DEFAULT_PARAMS) -> AiprodConfig:

@@ -28,6 +28,15 @@ class TrainVAEConfig(_Section):
     seed: int = Field(ge=0)
     windows: int = Field(ge=1, description="consecutive frame windows taken from each clip")
     frame_step: int = Field(ge=1, le=8, description="every n-th source frame (lower frame rate)")
+    shuffle_buffer: int = Field(
+        default=1000,
+        ge=1,
+        description="windows shuffled together as the pixel shards stream (held in memory "
+        "as uint8, per data stream)",
+    )
+    stats_windows: int = Field(
+        default=1000, ge=1, description="training windows the latent statistics are taken from"
+    )
 
 
 class PhaseTrainConfig(_Section):
@@ -42,6 +51,13 @@ class PhaseTrainConfig(_Section):
     frame_step: int = Field(ge=1, le=8, description="every n-th source frame (lower frame rate)")
     text_dropout: float = Field(ge=0, le=1, description="share of captions replaced by null text")
     flow_dropout: float = Field(ge=0, le=1, description="share of samples trained without flow")
+    tag_dropout: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="share of samples whose caption goes without the clip's motion/camera "
+        "tags (in the caption's language)",
+    )
     ema: float = Field(ge=0, lt=1)
     timestep_mean: float = Field(
         default=0.0,
@@ -64,6 +80,9 @@ class TrainConfig(_Section):
     windows: int = Field(ge=1, description="consecutive frame windows taken from each clip")
     checkpoint_every: int = Field(ge=1)
     seed: int = Field(ge=0)
+    shuffle_buffer: int = Field(
+        default=2000, ge=1, description="latent windows shuffled together, per data stream"
+    )
     phase1: PhaseTrainConfig
     phase2: PhaseTrainConfig
     phase3: PhaseTrainConfig
@@ -72,6 +91,14 @@ class TrainConfig(_Section):
 
     def phase(self, k: int) -> PhaseTrainConfig:
         return getattr(self, f"phase{k}")
+
+
+class EncodeConfig(_Section):
+    """The `encode` stage: every training window through the trained VAE, into latent shards."""
+
+    dir: str = Field(min_length=1, description="phaseK/{train,heldout}/shard-*.tar + index")
+    batch_size: int = Field(ge=1, le=4096, description="windows encoded at once")
+    max_count: int = Field(ge=1, description="windows per latent shard at most")
 
 
 class MineConfig(_Section):
@@ -122,6 +149,9 @@ class EvaluateConfig(_Section):
     languages: Annotated[list[str], Field(min_length=1)]
     guidance_strengths: Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=1)]
     flow_videos: int = Field(ge=1, description="held-out clips whose flow guides generation")
+    fvd_videos: int = Field(
+        default=2048, ge=2, description="held-out (and as many generated) videos FVD compares"
+    )
     tolerance: ToleranceConfig
     fvd_extractor: Literal["shapes", "i3d"]
     i3d_path: str = ""
@@ -148,7 +178,7 @@ class FinetuneConfig(_Section):
 class ModelConfig(_Section):
     """Which named model size to build (see aiprod.nn.presets)."""
 
-    preset: Literal["tiny", "small", "medium", "full"]
+    preset: Literal["tiny", "small", "consumer8g", "medium", "full"]
     text_encoder: Literal["bytes", "use", "hf"] = "bytes"
     text_encoder_path: str = ""
     conv: Literal["separable", "full", "cudnn"] = "separable"

@@ -26,10 +26,11 @@ from aiprod.config import ClassifierConfig, ShardConfig
 from aiprod.curation.truth import clip_segment
 from aiprod.evaluate.prompts import eval_scenes
 from aiprod.fsutil import atomic_write
+from aiprod.runtime import Runtime
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import COLOURS, SHAPES, SceneSpec, sample_scene
 from aiprod.train.checkpoint import load_payload
-from aiprod.train.data import is_holdout, windows_of
+from aiprod.train.data import WindowSpec, is_holdout, windows_of
 from aiprod.video.decode import read_clip
 
 COLOUR_NAMES = tuple(COLOURS)
@@ -94,18 +95,19 @@ def load_labelled(
 ) -> LabelledClips:
     """Ingested shapes-world clips (those with a sidecar segment) and their object labels."""
     videos, colours, shapes, single, ids = [], [], [], [], []
+    spec = WindowSpec(cfg.frames, cfg.size, 2, cfg.frame_step, flow_stride=1)
     for row in manifest.itertuples(index=False):
-        if is_holdout(row.clip_id, holdout_share) != holdout:
+        if is_holdout(row.source_sha256, holdout_share) != holdout:
             continue
         segment = clip_segment(row.path, row.start_frame, row.end_frame)
         if segment is None:
             continue
         frames = read_clip(row.path, (cfg.size, cfg.size))[..., ::-1].copy()  # BGR -> RGB
-        video = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        dummy_flow = torch.zeros(len(video), 2, 1, 1)
+        no_flow = np.zeros((len(frames), 2, 1, 1), np.float32)
         c, s, one = labels_of(segment)
-        for _, window, _ in windows_of(video, dummy_flow, cfg.frames, 2, cfg.frame_step):
-            videos.append(window.permute(1, 0, 2, 3))
+        for _, window, _ in windows_of(frames, no_flow, spec):
+            video = torch.from_numpy(np.ascontiguousarray(window)).permute(3, 0, 1, 2)
+            videos.append(video.float().div(127.5).sub(1.0))
             colours.append(c)
             shapes.append(s)
             single.append(one)
@@ -180,22 +182,30 @@ def augment(video: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return video
 
 
-def train_classifier(data: LabelledClips, cfg: ClassifierConfig) -> ShapesClassifier:
+def train_classifier(
+    data: LabelledClips, cfg: ClassifierConfig, runtime: Runtime
+) -> ShapesClassifier:
+    """A few hundred steps on the runtime's device (the clips stay on the CPU: batches move)."""
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
-    model = ShapesClassifier(cfg.width)
+    model = runtime.to(ShapesClassifier(cfg.width))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=cfg.steps)
+    scaler = runtime.grad_scaler()
     model.train()
     for _ in range(cfg.steps):
         rows = torch.randint(len(data.videos), (cfg.batch_size,), generator=generator)
-        colour, shape = model(augment(data.videos[rows], generator))
+        videos = runtime.to(augment(data.videos[rows], generator))
+        colours, shapes = runtime.to((data.colours[rows], data.shapes[rows]))
+        with runtime.autocast():
+            colour, shape = model(videos)
         loss = F.binary_cross_entropy_with_logits(
-            colour, data.colours[rows]
-        ) + F.binary_cross_entropy_with_logits(shape, data.shapes[rows])
+            colour.float(), colours
+        ) + F.binary_cross_entropy_with_logits(shape.float(), shapes)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         schedule.step()
     return model.eval()
 
@@ -222,12 +232,20 @@ def accuracy(model: ShapesClassifier, data: LabelledClips) -> dict:
 def predict(
     model: ShapesClassifier, videos: torch.Tensor, batch_size: int = 32
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    parts = [model(videos[i : i + batch_size]) for i in range(0, len(videos), batch_size)]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    """(colour logits, shape logits) on the CPU; batches go to the model's device."""
+    device = next(model.parameters()).device
+    parts = [
+        model(videos[i : i + batch_size].to(device)) for i in range(0, len(videos), batch_size)
+    ]
+    return (
+        torch.cat([p[0].float().cpu() for p in parts]),
+        torch.cat([p[1].float().cpu() for p in parts]),
+    )
 
 
 def save_classifier(path: Path, model: ShapesClassifier, cfg: ClassifierConfig) -> Path:
-    payload = {"width": model.width, "state_dict": model.state_dict(), "config": cfg.model_dump()}
+    weights = {k: v.cpu() for k, v in model.state_dict().items()}
+    payload = {"width": model.width, "state_dict": weights, "config": cfg.model_dump()}
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
@@ -238,16 +256,21 @@ def load_classifier(path: str | Path) -> ShapesClassifier:
     return model.eval()
 
 
-def classifier_stage(cfg: ClassifierConfig, shards: ShardConfig, manifest_path: str) -> dict:
+def classifier_stage(
+    cfg: ClassifierConfig, shards: ShardConfig, manifest_path: str, runtime: Runtime
+) -> dict:
     """Train on the training split's clips, report held-out accuracy, save the model."""
     manifest = pd.read_parquet(manifest_path)
     real = load_labelled(manifest, cfg, shards.holdout_share, holdout=False)
-    held = load_labelled(manifest, cfg, shards.holdout_share, holdout=True)
     rendered = rendered_clips(cfg)
-    model = train_classifier(joined(rendered, real), cfg)
+    model = train_classifier(joined(rendered, real), cfg, runtime)
     save_classifier(Path(cfg.out_dir) / MODEL_FILE, model, cfg)
+    try:
+        held = accuracy(model, load_labelled(manifest, cfg, shards.holdout_share, holdout=True))
+    except ValueError:  # a small corpus may hold out no shapes-world source at all
+        held = {"clips": 0}
     return {
         "rendered_train": accuracy(model, rendered),
         "real_train": accuracy(model, real),
-        "held_out": accuracy(model, held),
+        "held_out": held,
     }

@@ -15,28 +15,32 @@ import torch.nn.functional as F
 
 from aiprod.evaluate.classifier import load_classifier
 
+CPU = torch.device("cpu")
+
 
 @dataclass
 class Extractor:
     name: str
     embed: Callable[[torch.Tensor], torch.Tensor]
+    device: torch.device = CPU
 
     @torch.no_grad()
     def __call__(self, videos: torch.Tensor, batch_size: int = 16) -> torch.Tensor:
+        """(B, D) features on the CPU; the network runs on its device."""
         return torch.cat(
             [
-                self.embed(videos[i : i + batch_size]).float()
+                self.embed(videos[i : i + batch_size].to(self.device)).float().cpu()
                 for i in range(0, len(videos), batch_size)
             ]
         )
 
 
-def shapes_extractor(classifier_path: str | Path) -> Extractor:
-    model = load_classifier(classifier_path)
-    return Extractor("shapes-classifier", model.embed)
+def shapes_extractor(classifier_path: str | Path, device: torch.device) -> Extractor:
+    model = load_classifier(classifier_path).to(device)
+    return Extractor("shapes-classifier", model.embed, device)
 
 
-def i3d_extractor(path: str | Path, size: int = 224) -> Extractor:
+def i3d_extractor(path: str | Path, size: int = 224, device: torch.device = CPU) -> Extractor:
     """A TorchScript I3D (e.g. the Kinetics-400 detector used for FVD) from a local file.
 
     Frames are resized to `size`; the module is called as `module(videos)` and must return
@@ -45,7 +49,7 @@ def i3d_extractor(path: str | Path, size: int = 224) -> Extractor:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: evaluate.i3d_path names no file (a TorchScript I3D)")
-    module = torch.jit.load(str(path), map_location="cpu").eval()
+    module = torch.jit.load(str(path), map_location=device).eval()
 
     def embed(videos: torch.Tensor) -> torch.Tensor:
         b, c, t, h, w = videos.shape
@@ -53,10 +57,15 @@ def i3d_extractor(path: str | Path, size: int = 224) -> Extractor:
         frames = F.interpolate(frames, size=(size, size), mode="bilinear", align_corners=False)
         return module(frames.view(b, t, c, size, size).transpose(1, 2)).flatten(1)
 
-    return Extractor(f"i3d:{path.name}", embed)
+    return Extractor(f"i3d:{path.name}", embed, device)
 
 
-def make_extractor(kind: str, classifier_path: str | Path, i3d_path: str) -> Extractor:
+def make_extractor(
+    kind: str,
+    classifier_path: str | Path,
+    i3d_path: str,
+    device: torch.device = CPU,
+) -> Extractor:
     if kind == "i3d":
-        return i3d_extractor(i3d_path)
-    return shapes_extractor(classifier_path)
+        return i3d_extractor(i3d_path, device=device)
+    return shapes_extractor(classifier_path, device)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +19,7 @@ from aiprod.config import AiprodConfig
 from aiprod.curation.truth import clip_segment
 from aiprod.evaluate.classifier import COLOUR_NAMES, load_classifier, predict, rendered_video
 from aiprod.evaluate.classifier import MODEL_FILE as CLASSIFIER_FILE
-from aiprod.evaluate.features import make_extractor
+from aiprod.evaluate.features import Extractor, make_extractor
 from aiprod.evaluate.frechet import feature_distance
 from aiprod.evaluate.gallery import GalleryItem, write_gallery
 from aiprod.evaluate.motion import (
@@ -28,10 +31,13 @@ from aiprod.evaluate.motion import (
 from aiprod.evaluate.prompts import Prompt, eval_prompts, eval_scenes
 from aiprod.fsutil import write_parquet
 from aiprod.generate import VideoGenerator, write_video
+from aiprod.latents.batches import choose_variant, expand_window, latent_shards
+from aiprod.latents.stage import phase_windows
+from aiprod.runtime import Runtime
+from aiprod.shards.stream import sequential
 from aiprod.synth.world import DIRECTIONS, SHAPES
-from aiprod.train.data import NoClips
-from aiprod.train.phase_stage import phase_data
-from aiprod.train.t2v import PhaseData, flow_for, pick_caption
+from aiprod.train.data import first_fields, phase_dirs, pixel_shards, pixel_windows
+from aiprod.train.phase_stage import PHASES, latent_dir
 from aiprod.video.decode import read_clip
 
 BATCH = 48
@@ -126,87 +132,148 @@ def read_back_ceiling(
             for k in ("colour", "direction")
         }
 
-    reconstructed = generator.codec.decode(generator.codec.encode(rendered))
+    reconstructed = generator.codec.decode(generator.codec.encode(rendered)).cpu()
     return {"rendered": score(rendered), "vae": score(reconstructed), "scenes": len(scenes)}
 
 
+@dataclass
+class HeldOut:
+    """A held-out window as evaluation uses it: caption, latent-grid guide flow (what the
+    model conditions on), the stored pixel flow (what agreement is measured against), and
+    the real frames."""
+
+    caption: str
+    guide: torch.Tensor  # (2, P, h, w) at the latent grid
+    flow: np.ndarray  # (P, 2, H, W) px/frame at the stored size
+    video: torch.Tensor  # (3, T, H, W) in [-1, 1]
+
+
+def held_out(config: AiprodConfig, limit: int) -> Iterator[HeldOut]:
+    """The first `limit` held-out windows at phase 5's settings: the latent shards that
+    `encode@5` wrote beside the pixel windows they were cut from (same order, same keys)."""
+    ev = config.evaluate
+    spec = phase_windows(config, 5, 1)
+    pixels = sequential(
+        pixel_shards(
+            phase_dirs(config.shards.dir, list(PHASES)),
+            spec,
+            config.shards.holdout_share,
+            holdout=True,
+        ),
+        lambda raw: pixel_windows(raw, spec),
+    )
+    latents = sequential(latent_shards([latent_dir(config, 5, "heldout")]), expand_window)
+    for i, (latent, pixel) in enumerate(islice(zip(latents, pixels, strict=False), limit)):
+        if latent.key != pixel.key:
+            raise ValueError(
+                f"{latent_dir(config, 5, 'heldout')}: {latent.key} where the pixel shards "
+                f"give {pixel.key} (re-run `dvc repro encode@5`)"
+            )
+        row = choose_variant(latent.texts, i, ev.seed, tag_dropout=1.0)
+        pairs = latent.flow.shape[1]
+        yield HeldOut(
+            latent.texts[row]["text"],
+            torch.from_numpy(latent.flow.astype(np.float32)),
+            first_fields(pixel.flow, pairs),
+            pixel.as_float(),
+        )
+
+
 def flow_guidance_metrics(
-    generator: VideoGenerator, held: PhaseData, config: AiprodConfig, stride: int
+    generator: VideoGenerator, held: list[HeldOut], config: AiprodConfig
 ) -> tuple[dict, dict[float, torch.Tensor]]:
     ev = config.evaluate
-    count = min(ev.flow_videos, len(held.bank))
-    captions = [pick_caption(held.bank.captions[i], i, ev.seed) for i in range(count)]
-    guides = torch.stack([flow_for(held.bank, i, held.pairs) for i in range(count)])
+    stride = generator.codec.temporal_factor
     results, videos = {}, {}
-    for strength in ev.guidance_strengths:
-        generated = _generate(generator, captions, config, guides, strength)
-        scores = [
-            flow_agreement(
-                video_flow(generated[i], stride),
-                guides[i].permute(1, 0, 2, 3).numpy(),
-                ev.tolerance,
-            )
-            for i in range(count)
-        ]
+    if not held:  # a tiny corpus may hold no clip out: nothing to guide with
+        empty = {"all_pixels": None, "moving_pixels": None, "videos": 0}
+        keys = [f"s{s:g}" for s in ev.guidance_strengths] + ["real_clips_ceiling"]
+        return {key: empty for key in keys}, {}
+    captions = [h.caption for h in held]
+    guides = torch.stack([h.guide for h in held])
+
+    def agreement(measured: list[np.ndarray]) -> dict:
+        pairs = zip(measured, held, strict=True)
+        scores = [flow_agreement(m, h.flow, ev.tolerance) for m, h in pairs]
         moving = [s["moving"] for s in scores if not np.isnan(s["moving"])]
-        results[f"s{strength:g}"] = {
+        return {
             "all_pixels": round(float(np.mean([s["all"] for s in scores])), 4),
             "moving_pixels": round(float(np.mean(moving)), 4) if moving else None,
-            "videos": count,
+            "videos": len(held),
         }
+
+    for strength in ev.guidance_strengths:
+        generated = _generate(generator, captions, config, guides, strength)
+        results[f"s{strength:g}"] = agreement([video_flow(v, stride) for v in generated])
         videos[strength] = generated
-    ceiling = [
-        flow_agreement(
-            video_flow(held.bank.videos[i], stride),
-            guides[i].permute(1, 0, 2, 3).numpy(),
-            ev.tolerance,
-        )
-        for i in range(count)
-    ]
-    moving = [s["moving"] for s in ceiling if not np.isnan(s["moving"])]
-    results["real_clips_ceiling"] = {
-        "all_pixels": round(float(np.mean([s["all"] for s in ceiling])), 4),
-        "moving_pixels": round(float(np.mean(moving)), 4) if moving else None,
-        "videos": count,
-    }
+    results["real_clips_ceiling"] = agreement([video_flow(h.video, stride) for h in held])
     return results, videos
 
 
-def fvd_metrics(
-    generator: VideoGenerator, held: PhaseData, train: PhaseData | None, config: AiprodConfig
-) -> tuple[dict, torch.Tensor]:
-    """FVD of generated vs held-out real clips, and of real training vs held-out (the floor).
+def _features(extractor: Extractor, videos: Iterator[torch.Tensor]) -> np.ndarray:
+    """Features of a stream of video batches (never all videos at once)."""
+    parts = [extractor(batch).numpy() for batch in videos]
+    return np.concatenate(parts) if parts else np.zeros((0, 1))
+
+
+def _batched(items: Iterator[torch.Tensor], size: int = BATCH) -> Iterator[torch.Tensor]:
+    while batch := list(islice(items, size)):
+        yield torch.stack(batch)
+
+
+def fvd_metrics(generator: VideoGenerator, config: AiprodConfig) -> dict:
+    """FVD of generated vs held-out real clips (up to `evaluate.fvd_videos`), and of real
+    training vs held-out clips (the floor), every side streamed in batches.
 
     A distance needs two videos on each side; with fewer (a tiny corpus) it is null."""
     ev = config.evaluate
     extractor = make_extractor(
-        ev.fvd_extractor, Path(config.classifier.out_dir) / CLASSIFIER_FILE, ev.i3d_path
+        ev.fvd_extractor,
+        Path(config.classifier.out_dir) / CLASSIFIER_FILE,
+        ev.i3d_path,
+        generator.runtime.device,
     )
-    real = held.bank.videos
-    captions = [pick_caption(held.bank.captions[i], i, ev.seed) for i in range(len(real))]
-    generated = _generate(generator, captions, config)
-    real_features = extractor(real).numpy()
-    out = {
+    captions: list[str] = []
+    frames = 0
+
+    def real() -> Iterator[torch.Tensor]:
+        nonlocal frames
+        for h in held_out(config, ev.fvd_videos):
+            captions.append(h.caption)
+            frames = int(h.video.shape[1])
+            yield h.video
+
+    real_features = _features(extractor, _batched(real()))
+    generated = (
+        _generate(generator, captions[k : k + BATCH], config)
+        for k in range(0, len(captions), BATCH)
+    )
+    fake_features = _features(extractor, generated)
+    spec = phase_windows(config, 5, 1)
+    train_shards = pixel_shards(
+        phase_dirs(config.shards.dir, [5]), spec, config.shards.holdout_share, holdout=False
+    )
+    train_windows = (
+        w.as_float() for w in sequential(train_shards, lambda raw: pixel_windows(raw, spec))
+    )
+    floor = _features(extractor, _batched(islice(train_windows, 2 * len(captions))))
+    return {
         "extractor": extractor.name,
-        "fvd": _distance(real_features, extractor(generated).numpy()),
-        "fvd_real_train_vs_held_out": _distance(
-            real_features, extractor(train.bank.videos[: len(real) * 2]).numpy()
-        )
-        if train is not None
-        else None,
-        "videos": len(real),
-        "frames_per_video": int(real.shape[2]),
+        "fvd": _distance(real_features, fake_features),
+        "fvd_real_train_vs_held_out": _distance(real_features, floor),
+        "videos": len(captions),
+        "frames_per_video": frames,
     }
-    return out, generated
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float | None:
     return round(feature_distance(a, b), 4) if min(len(a), len(b)) >= 2 else None
 
 
-def moving_object_clips(config: AiprodConfig, size: int, frames: int, step: int) -> list:
+def moving_object_clips(
+    config: AiprodConfig, size: int, frames: int, step: int
+) -> Iterator[tuple[torch.Tensor, str]]:
     """Real clips of one object moving straight with a still camera, with their direction."""
-    out = []
     for row in pd.read_parquet(config.ingest.manifest).itertuples(index=False):
         segment = clip_segment(row.path, row.start_frame, row.end_frame)
         if segment is None or segment["scene"]["camera"] != "static":
@@ -217,27 +284,21 @@ def moving_object_clips(config: AiprodConfig, size: int, frames: int, step: int)
         rgb = read_clip(row.path, (size, size))[::step][:frames, ..., ::-1].copy()
         if len(rgb) == frames:
             video = torch.from_numpy(rgb).permute(3, 0, 1, 2).float().div(127.5).sub(1.0)
-            out.append((video, objects[0]["direction"]))
-    return out
+            yield video, objects[0]["direction"]
 
 
-def evaluate_stage(config: AiprodConfig) -> dict:
+def evaluate_stage(config: AiprodConfig, runtime: Runtime) -> dict:
     ev = config.evaluate
-    generator = VideoGenerator(ev.checkpoint)
-    classifier = load_classifier(Path(config.classifier.out_dir) / CLASSIFIER_FILE)
-    stride = generator.codec.temporal_factor
-    held = phase_data(config, 5, generator.codec, holdout=True)
-    try:  # the real-vs-real FVD floor; a tiny corpus may leave phase 5 no training clip
-        train = phase_data(config, 5, generator.codec, holdout=False)
-    except NoClips:
-        train = None
+    generator = VideoGenerator(ev.checkpoint, runtime=runtime)
+    classifier = runtime.to(load_classifier(Path(config.classifier.out_dir) / CLASSIFIER_FILE))
     torch.manual_seed(ev.seed)
 
     prompts = eval_prompts(ev.languages, ev.prompts_per_language, ev.seed)
     prompt_videos = _generate(generator, [p.text for p in prompts], config)
     table = adherence(prompt_videos, prompts, classifier)
-    flow_results, guided = flow_guidance_metrics(generator, held, config, stride)
-    fvd, _ = fvd_metrics(generator, held, train, config)
+    held = list(held_out(config, ev.flow_videos))
+    flow_results, guided = flow_guidance_metrics(generator, held, config)
+    fvd = fvd_metrics(generator, config)
     vae = json.loads(Path(config.train_vae.metrics).read_text(encoding="utf-8"))
     reader = direction_reader_accuracy(
         moving_object_clips(config, generator.size, generator.frames, generator.frame_step)
@@ -250,6 +311,7 @@ def evaluate_stage(config: AiprodConfig) -> dict:
         "read_back_ceiling": read_back_ceiling(generator, classifier, config),
         "vae": {k: vae[k] for k in ("psnr", "ssim", "compression_ratio") if k in vae},
         "sampler": {"steps": ev.steps, "cfg": ev.cfg, "checkpoint": ev.checkpoint},
+        "runtime": {"device": str(runtime.device), "precision": runtime.cfg.precision},
     }
     plots = Path(ev.plots_dir)
     write_parquet(plots / "adherence_rows.parquet", table)
@@ -290,7 +352,7 @@ def _gallery(
     videos: torch.Tensor,
     table: pd.DataFrame,
     guided: dict[float, torch.Tensor],
-    held: PhaseData,
+    held: list[HeldOut],
     generator: VideoGenerator,
     metrics: dict,
 ) -> None:
@@ -314,17 +376,14 @@ def _gallery(
         for i in range(min(3, len(batch))):
             name = f"guided_{i}_s{strength:g}.mp4"
             write_video(media / name, batch[i], generator.fps, scale=4)
-            caption = pick_caption(held.bank.captions[i], i, ev.seed)
             sections[f"Flow guidance from held-out clips, strength {strength:g}"].append(
-                GalleryItem(f"{link}/{name}", caption, "flow", f"guidance {strength:g}")
+                GalleryItem(f"{link}/{name}", held[i].caption, "flow", f"guidance {strength:g}")
             )
-    for i in range(min(3, len(held.bank))):
+    for i in range(min(3, len(held))):
         name = f"real_{i}.mp4"
-        write_video(media / name, held.bank.videos[i], generator.fps, scale=4)
+        write_video(media / name, held[i].video, generator.fps, scale=4)
         sections["Held-out real clips (the guides above)"].append(
-            GalleryItem(
-                f"{media.name}/{name}", pick_caption(held.bank.captions[i], i, ev.seed), "real"
-            )
+            GalleryItem(f"{link}/{name}", held[i].caption, "real")
         )
     adherence = [
         {"language": lang, **{k: v for k, v in row.items()}}

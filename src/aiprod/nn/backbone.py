@@ -8,7 +8,6 @@ classifier-free guidance), and optical flow by `FlowEncoder` tokens added to the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -16,38 +15,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from aiprod.nn.blocks import AttentionBlock, ConvBlock, modulate
+from aiprod.nn.configs import BackboneConfig
 from aiprod.nn.flow_guidance import FlowEncoder
 from aiprod.nn.text import masked_mean
-
-
-@dataclass(frozen=True)
-class BackboneConfig:
-    latent_channels: int = 8
-    patch: tuple[int, int, int] = (1, 2, 2)  # (time, height, width)
-    width: int = 384
-    heads: int = 6
-    attention_blocks: int = 4
-    conv_blocks: int = 2
-    layout: str = ""  # e.g. "AACAAC"; empty spreads the conv blocks evenly
-    conv: str = "separable"  # separable | full | cudnn (see blocks.py)
-    mlp_ratio: float = 4.0
-    text_width: int = 256
-    max_grid: tuple[int, int, int] = (16, 64, 64)  # learned positions, in patches
-    flow_hidden: int = 64
-    gradient_checkpointing: bool = False
-
-    def kinds(self) -> list[str]:
-        """'A' (attention) or 'C' (convolution) for each block, in order."""
-        if self.layout:
-            if sorted(self.layout) != sorted("A" * self.attention_blocks + "C" * self.conv_blocks):
-                raise ValueError(
-                    f"layout {self.layout!r} does not hold {self.attention_blocks} A "
-                    f"and {self.conv_blocks} C"
-                )
-            return list(self.layout)
-        total = self.attention_blocks + self.conv_blocks
-        convs = {int((k + 0.5) * total / self.conv_blocks) for k in range(self.conv_blocks)}
-        return ["C" if i in convs else "A" for i in range(total)]
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -64,6 +34,7 @@ class HybridBackbone(nn.Module):
     def __init__(self, cfg: BackboneConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        self.gradient_checkpointing = cfg.gradient_checkpointing  # runtime may switch it on
         width, (pt, ph, pw) = cfg.width, cfg.patch
         patch_dim = cfg.latent_channels * pt * ph * pw
         self.embed = nn.Linear(patch_dim, width)
@@ -119,8 +90,11 @@ class HybridBackbone(nn.Module):
     def condition_text(
         self, text: torch.Tensor, mask: torch.Tensor, drop: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Replace the text of rows in `drop` by the learned null text (one real token)."""
-        if drop is None or not bool(drop.any()):
+        """Replace the text of rows in `drop` by the learned null text (one real token).
+
+        In training (`drop` given) the null text takes part even when no row is dropped, so
+        every parameter is used in every step (DDP need not search for unused ones)."""
+        if drop is None:
             return text, mask
         null = self.null_text.expand(text.shape[0], text.shape[1], -1).to(text.dtype)
         null_mask = torch.zeros_like(mask)
@@ -150,7 +124,7 @@ class HybridBackbone(nn.Module):
         c = c + self.text_pool(masked_mean(text, text_mask))  # (B, D)
         context = self.text_proj(text)  # (B, L, D)
         for block in self.blocks:
-            if self.cfg.gradient_checkpointing and self.training:
+            if self.gradient_checkpointing and self.training:
                 tokens = checkpoint(block, tokens, c, context, text_mask, grid, use_reentrant=False)
             else:
                 tokens = block(tokens, c, context, text_mask, grid)

@@ -1,17 +1,16 @@
 """Named model sizes (a registry, as DiT's), chosen by `model.preset` in params.yaml.
 
 Parameter counts of the backbones (attention block ~22 D^2, convolution block ~14 D^2):
-tiny ~1M (trains on a 2-core CPU in minutes), small ~35M, medium ~1.0B, full ~1.2B (the
-seed's 30 attention + 18 convolution blocks at width 1152).
+tiny ~1M (trains on a 2-core CPU in minutes), small ~35M, consumer8g ~0.2B (an 8 GB GPU in
+fp16), medium ~1.0B, full ~1.2B (the seed's 30 attention + 18 convolution blocks at width
+1152).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiprod.nn.backbone import BackboneConfig
-from aiprod.nn.text import ByteTextConfig
-from aiprod.nn.vae import VAEConfig
+from aiprod.nn.configs import BackboneConfig, ByteTextConfig, VAEConfig
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,22 @@ PRESETS: dict[str, ModelPreset] = {
             conv_blocks=4,
             text_width=256,
             max_grid=(32, 64, 64),
+        ),
+    ),
+    # fits an 8 GB consumer GPU (GTX 1070: fp16, no bf16): the fp16 step at 256 px, 17 frames,
+    # batch 4, with checkpointing, is estimated at ~6 GB by benchmarks/train_memory.py
+    "consumer8g": ModelPreset(
+        vae=VAEConfig(channels=(64, 128, 256), latent_channels=16),
+        text=ByteTextConfig(width=512, layers=4, heads=8),
+        backbone=BackboneConfig(
+            latent_channels=16,
+            width=768,
+            heads=12,
+            attention_blocks=12,
+            conv_blocks=6,
+            text_width=512,
+            max_grid=(32, 64, 64),
+            gradient_checkpointing=True,
         ),
     ),
     "medium": ModelPreset(

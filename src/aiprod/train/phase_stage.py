@@ -1,38 +1,42 @@
-"""One curriculum phase of text-to-video training, and the hard-example mining after it.
+"""One curriculum phase of text-to-video training, streamed from the latent shards.
 
-Phase K starts from phase K-1's weights and reads phase K's shards plus the hard examples
-mined from phase K-1 (`<mine.out_dir>/phase{K-1}/carry`); with `replay` also phases 1..K-1's
-shards (a growing pool: each phase trains for 50-100 epochs of its own clips, and without
-the earlier ones the model forgets them). With `curriculum.enabled: false`
-every phase reads all five phases' shards instead: the same steps, no ordering (the ablation).
+Phase K starts from phase K-1's weights and reads phase K's latent shards plus the hard
+examples mined from phase K-1 (`<mine.out_dir>/phase{K-1}/carry`, latent shards too); with
+`replay` also phases 1..K-1's (a growing pool: each phase trains for many epochs of its own
+clips, and without the earlier ones the model forgets them). With `curriculum.enabled: false`
+every phase reads all five phases' latents instead: the same steps, no ordering (the
+ablation). Validation is the fixed-grid loss on `latents/phaseK/heldout`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import json
 from pathlib import Path
 
 import torch
 
 from aiprod.config import AiprodConfig
 from aiprod.fsutil import fingerprint
+from aiprod.latents.batches import expand_window, latent_shards, training_collate
 from aiprod.nn.presets import preset
-from aiprod.train.data import NoClips, VideoBank, join_banks, load_bank, shard_urls
-from aiprod.train.loop import phase_loop, train
+from aiprod.runtime import Runtime
+from aiprod.shards.stream import Split, StreamBatches, choose_streams, listing, sequential
+from aiprod.train.checkpoint import TrainState, resumable
+from aiprod.train.codec import MODEL_FILE, vae_reference
+from aiprod.train.data import NoClips
+from aiprod.train.loop import MetricsOpener, no_metrics, phase_loop, train
 from aiprod.train.t2v import (
     ModelSpec,
-    PhaseData,
+    TextToVideo,
     build_model,
-    flow_pairs,
     load_model,
-    mine_losses,
-    phase_loss,
     save_model,
+    t2v_loss,
+    window_losses,
 )
-from aiprod.train.vae_stage import MODEL_FILE, LatentCodec, load_codec
 
 PHASES = (1, 2, 3, 4, 5)
+META_FILE = "meta.json"
 
 
 def model_spec(config: AiprodConfig) -> ModelSpec:
@@ -44,180 +48,176 @@ def phase_dir(config: AiprodConfig, phase: int) -> Path:
     return Path(config.train.out_dir) / f"phase{phase}"
 
 
+def latent_dir(config: AiprodConfig, phase: int, split: str = "train") -> Path:
+    """`<encode.dir>/phaseK/train` (phase K's training windows) or `.../heldout` (one
+    window of every held-out clip of every phase, at phase K's settings)."""
+    return Path(config.encode.dir) / f"phase{phase}" / split
+
+
 def carry_dir(config: AiprodConfig, phase: int) -> Path:
-    """Where mining after `phase` writes the shards carried into phase + 1."""
+    """Where mining after `phase` writes the latent shards carried into phase + 1."""
     return Path(config.mine.out_dir) / f"phase{phase}" / "carry"
 
 
-def carried_urls(config: AiprodConfig, phase: int) -> list[str]:
-    """The hard examples mined after phase K-1, as shards (none without the curriculum)."""
-    if phase == 1 or not config.curriculum.enabled:
-        return []
-    return [str(p) for p in sorted(carry_dir(config, phase - 1).glob("shard-*.tar"))]
-
-
-def own_urls(config: AiprodConfig, phase: int) -> list[str]:
-    """Phase K's shards (with replay also phases 1..K-1's; all phases without curriculum)."""
-    shard_dir = Path(config.shards.dir)
+def own_phases(config: AiprodConfig, phase: int) -> list[int]:
+    """The phases whose latents phase K trains on (with replay 1..K; all without curriculum)."""
     if not config.curriculum.enabled:
-        return shard_urls(shard_dir, list(PHASES))
-    replay = config.train.phase(phase).replay
-    return shard_urls(shard_dir, list(range(1, phase + 1)) if replay else [phase])
+        return list(PHASES)
+    return list(range(1, phase + 1)) if config.train.phase(phase).replay else [phase]
 
 
-def mined_urls(config: AiprodConfig, phase: int) -> list[str]:
-    """What mining after phase K ranks: phase K's own shards, not the replayed earlier phases
-    nor the clips carried in (all phases without curriculum)."""
-    shard_dir = Path(config.shards.dir)
-    return shard_urls(shard_dir, [phase] if config.curriculum.enabled else list(PHASES))
+def train_folders(config: AiprodConfig, phase: int) -> list[Path]:
+    """Every latent folder phase K trains on: its pool, then the clips carried into it."""
+    folders = [latent_dir(config, k) for k in own_phases(config, phase)]
+    if phase > 1 and config.curriculum.enabled:
+        folders.append(carry_dir(config, phase - 1))
+    return folders
 
 
-def phase_urls(config: AiprodConfig, phase: int) -> list[str]:
-    """Every shard phase K trains on (see the module docstring)."""
-    return own_urls(config, phase) + carried_urls(config, phase)
+def mined_folders(config: AiprodConfig, phase: int) -> list[Path]:
+    """What mining after phase K ranks: phase K's own latents, not the replayed phases nor
+    the clips carried in (all phases without curriculum)."""
+    phases = [phase] if config.curriculum.enabled else list(PHASES)
+    return [latent_dir(config, k) for k in phases]
 
 
-def shard_bank(
-    config: AiprodConfig, phase: int, urls: list[str], holdout: bool, windows: int
-) -> VideoBank:
-    """The windows of some shards, as phase K's settings cut them."""
-    cfg = config.train.phase(phase)
-    return load_bank(
-        urls,
-        cfg.frames,
-        cfg.size,
-        config.shards.holdout_share,
-        holdout,
-        config.train.seed + phase,
-        windows,
-        frame_step=cfg.frame_step,
-    )
-
-
-def phase_bank(config: AiprodConfig, phase: int, holdout: bool) -> VideoBank:
-    """Phase K's training windows, or every phase's held-out ones.
-
-    The carried hard examples are loaded apart and appended, so a clip that is also in the
-    phase's own shards (always, with replay) is seen twice as often."""
-    if holdout:
-        return shard_bank(config, phase, shard_urls(Path(config.shards.dir), list(PHASES)), True, 1)
-    banks, error = [], None
-    for urls in (own_urls(config, phase), carried_urls(config, phase)):
-        if not urls:
-            continue
-        try:
-            banks.append(shard_bank(config, phase, urls, False, config.train.windows))
-        except NoClips as empty:
-            error = error or empty
-    if not banks:
-        raise error or NoClips(f"phase {phase}: no shards under {config.shards.dir}")
-    return banks[0] if len(banks) == 1 else join_banks(*banks)
-
-
-def phase_data(
-    config: AiprodConfig,
-    phase: int,
-    codec: LatentCodec,
-    holdout: bool,
-    urls: list[str] | None = None,
-) -> PhaseData:
-    """Phase K's windows as latents (`phase_bank`), or the training windows of `urls`."""
-    if urls is None:
-        bank = phase_bank(config, phase, holdout)
-    else:
-        bank = shard_bank(config, phase, urls, holdout, config.train.windows)
-    pairs = flow_pairs(config.train.phase(phase).frames, codec.temporal_factor)
-    return PhaseData(bank, codec.encode(bank.videos), pairs, config.train.seed + phase)
+def read_meta(folder: Path) -> dict:
+    path = folder.parent / META_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no latents here (run `dvc repro encode`)")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def carry_forward(config: AiprodConfig, phase: int, reason: str) -> dict:
-    """A phase with no training clips (a tiny corpus) passes the previous model on unchanged."""
+    """A phase with no training windows (a tiny corpus) passes the previous model on."""
     model, payload = load_model(phase_dir(config, phase - 1) / MODEL_FILE)
     info = {k: v for k, v in payload.items() if k not in ("spec", "state_dict")}
-    save_model(
-        phase_dir(config, phase) / MODEL_FILE,
-        model,
-        ModelSpec(**payload["spec"]),
-        **{**info, "phase": phase},
-    )
+    target = phase_dir(config, phase) / MODEL_FILE
+    vae_file = Path(config.train_vae.out_dir) / MODEL_FILE
+    info.update(vae_reference(vae_file, target), phase=phase)
+    save_model(target, model, ModelSpec(**payload["spec"]), **info)
     return {"phase": phase, "steps": 0, "skipped": reason}
 
 
-def train_phase_stage(
-    config: AiprodConfig,
-    phase: int,
-    log_metric: Callable[[str, float, int], None] | None = None,
-) -> dict:
-    """Train phase K (resuming if its checkpoint exists); save EMA weights and metrics."""
+def held_out_loss(model: TextToVideo, config: AiprodConfig, phase: int, runtime: Runtime) -> dict:
+    """The fixed-grid loss of phase K's model on the held-out latents (two noise seeds)."""
+    held = latent_shards([latent_dir(config, phase, "heldout")])
+    windows, losses = window_losses(
+        runtime.to(model), sequential(held, expand_window), runtime, seeds=2
+    )
+    mean = round(float(losses.mean()), 5) if len(windows) else None
+    return {"val_loss": mean, "held_out_windows": len(windows)}
+
+
+def model_info(config: AiprodConfig, phase: int, meta: dict, target: Path) -> dict:
+    """What a phase model file records beside its weights, so it loads from anywhere."""
     cfg = config.train.phase(phase)
-    codec = load_codec(Path(config.train_vae.out_dir) / MODEL_FILE)
-    held_out = phase_data(config, phase, codec, holdout=True)
-    try:
-        data = phase_data(config, phase, codec, holdout=False)
-    except NoClips as error:
-        if phase == 1:
-            raise
-        return carry_forward(config, phase, str(error))
-    spec = model_spec(config)
-    torch.manual_seed(config.train.seed + phase)
-    if phase == 1:
-        model = build_model(spec)
-    else:
-        model, _ = load_model(phase_dir(config, phase - 1) / MODEL_FILE)
-        model.train()
-    model.embed_ahead([data.bank, held_out.bank])
     vae_file = Path(config.train_vae.out_dir) / MODEL_FILE
+    reference = vae_reference(vae_file, target)
+    if meta.get("vae_sha256") and meta["vae_sha256"] != reference["vae_sha256"]:
+        raise ValueError(
+            f"{config.encode.dir}/phase{phase}: latents of another VAE than {vae_file} "
+            "(re-run `dvc repro encode`)"
+        )
+    return {
+        "phase": phase,
+        "frames": cfg.frames,
+        "size": cfg.size,
+        "frame_step": cfg.frame_step,
+        "latent_shape": meta["latent_shape"],
+        "flow_shape": meta["flow_shape"],
+        "flow_stride": meta["flow_stride"],
+        "flow_save_size": meta["flow_save_size"],
+        **reference,
+    }
+
+
+def train_phase_stage(
+    config: AiprodConfig, phase: int, runtime: Runtime, metrics: MetricsOpener = no_metrics
+) -> dict:
+    """Train phase K (resuming if its checkpoint exists); save EMA weights and metrics (on
+    rank 0; other ranks return {})."""
+    cfg = config.train.phase(phase)
+    folders = train_folders(config, phase)
+    shards = latent_shards(folders)
+    if not any(sum(s.counts) for s in shards):
+        reason = f"phase {phase}: no training windows in {[str(f) for f in folders]}"
+        if phase == 1:
+            raise NoClips(reason)
+        return carry_forward(config, phase, reason) if runtime.ranks.main else {}
+    spec = model_spec(config)
     start_file = [phase_dir(config, phase - 1) / MODEL_FILE] if phase > 1 else []
     settings = {
         "phase": cfg.model_dump(),
         "model": config.model.model_dump(),
         "architecture": repr(preset(config.model.preset)),  # a preset edited in code
-        "windows": config.train.windows,
         "curriculum": config.curriculum.enabled,
         "seed": config.train.seed,
+        "shuffle_buffer": config.train.shuffle_buffer,
+        "precision": runtime.cfg.precision,
+        "grad_accumulation": runtime.cfg.grad_accumulation,
     }
+    seed = config.train.seed + phase
     loop = phase_loop(
         cfg,
-        config.train.seed + phase,
+        seed,
         config.train.checkpoint_every,
-        fingerprint(settings, [vae_file, *start_file, *phase_urls(config, phase)]),
+        fingerprint([settings, listing(folders)], start_file),
     )
     out_dir = phase_dir(config, phase)
-    started = time.perf_counter()
-    state, ema, losses = train(
-        model,
-        phase_loss(cfg.text_dropout, cfg.flow_dropout, cfg.timestep_mean),
-        data,
-        loop,
-        out_dir,
-        log_metric,
+    state = resumable(out_dir, loop.fingerprint)
+    ranks = runtime.ranks
+    streams = choose_streams(
+        runtime.cfg.data_streams,
+        ranks.world_size,
+        runtime.cfg.num_workers,
+        state.data_streams if state is not None else 0,
     )
-    seconds = time.perf_counter() - started
-    averaged = ema.shadow.cpu()
-    val = mine_losses(averaged, held_out, seeds=2)
-    save_model(
-        out_dir / MODEL_FILE,
-        averaged,
-        spec,
-        phase=phase,
-        frames=cfg.frames,
-        size=cfg.size,
-        frame_step=cfg.frame_step,
-        latent_shape=list(data.latents.shape[1:]),
-        flow_shape=list(data.bank.flows[0].shape[1:]),
-        vae=str(Path(config.train_vae.out_dir) / MODEL_FILE),
+    split = Split(streams, ranks.rank, ranks.world_size, runtime.cfg.num_workers)
+    collate = training_collate(seed, cfg.tag_dropout)
+    data = StreamBatches(
+        shards, split, cfg.batch_size, seed, config.train.shuffle_buffer, expand_window, collate
     )
+    torch.manual_seed(seed)
+    if phase == 1:
+        model = build_model(spec)
+    else:
+        model, _ = load_model(start_file[0])
+        model.train()
+    with metrics(state is not None) as log_metric:
+        result = train(
+            model,
+            t2v_loss(cfg.text_dropout, cfg.flow_dropout, cfg.timestep_mean, seed),
+            data,
+            loop,
+            out_dir,
+            runtime,
+            log_metric,
+            state=TrainState(data_streams=streams),
+        )
+    if not ranks.main:
+        return {}
+    averaged = result.averaged
+    target = out_dir / MODEL_FILE
+    info = model_info(config, phase, read_meta(latent_dir(config, phase)), target)
+    save_model(target, averaged, spec, **info)
+    losses = result.losses
     return {
         "phase": phase,
         "curriculum": config.curriculum.enabled,
-        "steps": state.step,
-        "train_windows": len(data.bank),
-        "held_out_windows": len(held_out.bank),
-        "final_loss": round(float(sum(losses[-20:]) / max(1, len(losses[-20:]))), 5)
+        "steps": result.state.step,
+        "train_windows_per_epoch": data.items_per_epoch,
+        "data_streams": streams,
+        "world_size": ranks.world_size,
+        "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 5)
         if losses
-        else state.last_loss,
-        "val_loss": round(float(val.mean()), 5),
+        else result.state.last_loss,
+        **held_out_loss(averaged, config, phase, runtime),
         "steps_this_run": len(losses),  # 0: a finished checkpoint was found and reused
-        "seconds_this_run": round(seconds, 1),
-        "samples_per_s": round(len(losses) * cfg.batch_size / seconds, 2) if losses else None,
+        "seconds_this_run": round(result.seconds, 1),
+        "samples_per_s": round(result.samples_per_s, 2) if result.samples_per_s else None,
+        "data_wait_share": round(result.data_wait_share, 4)
+        if result.data_wait_share is not None
+        else None,
+        "peak_gpu_memory_gb": result.peak_gpu_memory_gb,
     }

@@ -1,13 +1,15 @@
 """The text-to-video model as trained: a text encoder and the hybrid backbone on VAE latents.
 
-Captions are sampled across the stored languages (seeded by data position), so one model
-learns every language; flow from the shards rides along for flow guidance. The model's
-`forward` returns per-sample losses, so DDP can wrap it whole.
+Batches come from the latent shards (`aiprod.latents.batches.LatentBatch`): latents, the
+caption variant each window trains on, the frozen text features the `encode` stage stored,
+and flow at the latent grid. The model's `forward` returns per-sample losses, so DDP and
+FSDP wrap it whole.
 """
 
 from __future__ import annotations
 
-import random
+import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,17 +17,20 @@ import torch
 from torch import nn
 
 from aiprod.fsutil import atomic_write
+from aiprod.latents.batches import LatentBatch, collate, reference_variant
+from aiprod.latents.format import LatentWindow
 from aiprod.nn.backbone import BackboneConfig, HybridBackbone
 from aiprod.nn.presets import preset
-from aiprod.nn.rectified_flow import Batch, TrainingDraw, draw_training, per_sample_loss
+from aiprod.nn.rectified_flow import Batch, TrainingDraw, per_sample_loss, seeded_draw
+from aiprod.nn.seeding import sample_generator
 from aiprod.nn.text import (
     ByteTextConfig,
     ByteTextEncoder,
     HFTextEncoder,
     SentenceTextEncoder,
 )
+from aiprod.runtime import Runtime
 from aiprod.train.checkpoint import load_payload
-from aiprod.train.data import VideoBank, clip_of
 
 
 @dataclass(frozen=True)
@@ -61,16 +66,18 @@ class TextToVideo(nn.Module):
             self.text = ByteTextEncoder(text)
         self.backbone = HybridBackbone(backbone)
 
-    def embed_ahead(self, banks: list[VideoBank]) -> None:
-        """Embed every caption of the banks in large batches before the timed loop (the
-        sentence encoder is frozen and cached); other encoders run inside the model."""
-        if isinstance(self.text, SentenceTextEncoder):
-            self.text.sentence(
-                sorted({c for bank in banks for d in bank.captions for c in d.values()})
-            )
+    def fsdp_units(self) -> list[nn.Module]:
+        """What FSDP shards one by one: the backbone's blocks (then the rest as the root)."""
+        return list(self.backbone.blocks)
 
-    def batch(self, latents: torch.Tensor, captions: list[str], flow: torch.Tensor | None) -> Batch:
-        tokens, mask = self.text(captions)
+    def batch(
+        self,
+        latents: torch.Tensor,
+        captions: list[str],
+        flow: torch.Tensor | None,
+        frozen: object = None,
+    ) -> Batch:
+        tokens, mask = self.text(captions, frozen)
         return Batch(latents, tokens, mask, flow)
 
     def forward(
@@ -79,9 +86,10 @@ class TextToVideo(nn.Module):
         captions: list[str],
         flow: torch.Tensor | None,
         draw: TrainingDraw,
+        frozen: object = None,
     ) -> torch.Tensor:
         """Per-sample velocity loss for one training draw: (B,)."""
-        batch = self.batch(latents, captions, flow)
+        batch = self.batch(latents, captions, flow, frozen)
         return per_sample_loss(
             self.backbone, batch, draw.t, draw.noise, draw.drop_text, draw.drop_flow
         )
@@ -95,8 +103,9 @@ def build_model(spec: ModelSpec) -> TextToVideo:
 
 
 def save_model(path: Path, model: TextToVideo, spec: ModelSpec, **info: object) -> Path:
-    """Weights + spec (+ anything else worth knowing, e.g. the frame count trained on)."""
-    payload = {"spec": asdict(spec), "state_dict": model.state_dict(), **info}
+    """Weights (on the CPU) + spec (+ what else is worth knowing: frames, VAE reference)."""
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"spec": asdict(spec), "state_dict": weights, **info}
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
@@ -112,110 +121,83 @@ def load_model(path: str | Path) -> tuple[TextToVideo, dict]:
     return model.eval(), payload
 
 
-def pick_caption(captions: dict[str, str], position: int, seed: int) -> str:
-    """One caption of the clip, its language drawn by data position (every language in turn)."""
-    if not captions:
-        return ""
-    languages = sorted(captions)
-    return captions[random.Random(seed * 1_000_003 + position).choice(languages)]
-
-
-def flow_for(bank: VideoBank, index: int, pairs: int) -> torch.Tensor:
-    """The first `pairs` stored flow fields of a clip window: (2, pairs, h, w).
-
-    A window near a clip's end may have fewer fields stored; the last one is repeated.
-    """
-    flow = bank.flows[index][:pairs]
-    if flow.shape[0] < pairs:
-        flow = torch.cat([flow, flow[-1:].expand(pairs - flow.shape[0], -1, -1, -1)])
-    return flow.permute(1, 0, 2, 3)
-
-
-def flow_pairs(frames: int, temporal_factor: int) -> int:
-    """Stored flow fields per window: one per latent step."""
-    return max(1, (frames - 1) // temporal_factor)
-
-
-class PhaseData:
-    """Batches of (latents, caption, flow) by data position, for `aiprod.train.loop.train`."""
-
-    def __init__(self, bank: VideoBank, latents: torch.Tensor, pairs: int, seed: int) -> None:
-        self.bank, self.latents, self.pairs, self.seed = bank, latents, pairs, seed
-
-    def __call__(self, position: int, size: int) -> tuple[torch.Tensor, list[str], torch.Tensor]:
-        indices = self.bank.indices(position, size)
-        captions = [
-            pick_caption(self.bank.captions[i], position + k, self.seed)
-            for k, i in enumerate(indices)
-        ]
-        flows = torch.stack([flow_for(self.bank, i, self.pairs) for i in indices])
-        return self.latents[indices], captions, flows
-
-
-def phase_loss(  # noqa: ANN201 (a loss_fn factory)
-    text_dropout: float, flow_dropout: float, timestep_mean: float = 0.0
+def t2v_loss(  # noqa: ANN201 (a loss_fn factory)
+    text_dropout: float, flow_dropout: float, timestep_mean: float, seed: int
 ):
-    """The loop's loss function for a (latents, captions, flow) batch."""
+    """The loop's loss of a LatentBatch: timesteps, noise and dropout drawn per window from
+    its ordinal."""
 
-    def loss_fn(model: nn.Module, batch: tuple, generator: torch.Generator) -> torch.Tensor:
-        latents, captions, flow = batch
-        draw = draw_training(latents, generator, text_dropout, flow_dropout, timestep_mean)
-        return model(latents, captions, flow, draw).mean()
+    def loss_fn(model: nn.Module, batch: LatentBatch) -> torch.Tensor:
+        draw = seeded_draw(
+            batch.ordinals,
+            tuple(batch.latents.shape[1:]),
+            seed,
+            text_dropout,
+            flow_dropout,
+            timestep_mean,
+            batch.latents.device,
+        )
+        return model(batch.latents, batch.texts, batch.flow, draw, batch.frozen).mean()
 
     return loss_fn
 
 
+def stable_id(key: str) -> int:
+    """An integer of a window key that does not change between runs or batches."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:15], 16)
+
+
 @torch.no_grad()
-def mine_losses(
+def window_losses(
     model: TextToVideo,
-    data: PhaseData,
+    windows: Iterable[LatentWindow],
+    runtime: Runtime,
     seeds: int = 4,
     timesteps: tuple[float, ...] = (0.25, 0.5, 0.75),
     batch_size: int = 16,
-) -> torch.Tensor:
-    """Per-window loss averaged over a fixed grid of noise seeds and timesteps: (N,).
+) -> tuple[list[LatentWindow], torch.Tensor]:
+    """Per-window loss averaged over a fixed grid of noise seeds and timesteps.
 
-    The grid is the same for every clip and every run, so the ranking of hard examples is a
-    property of the model, not of sampling luck. Captions are the English ones where present
-    (else the first language), flow is given, nothing is dropped.
+    The grid is the same for every window and run (noise seeded by the window's key), so the
+    ranking of hard examples is a property of the model, not of sampling luck. Captions are
+    the English ones where present (else the first language), flow is given, nothing is
+    dropped. Returns the windows' metadata (arrays dropped) and their losses.
     """
     model.eval()
-    device = next(model.parameters()).device
-    bank = data.bank
-    out = []
-    for start in range(0, len(bank), batch_size):
-        rows = range(start, min(start + batch_size, len(bank)))
-        latents = data.latents[list(rows)].to(device)
-        captions = [_reference_caption(bank.captions[i]) for i in rows]
-        flow = torch.stack([flow_for(bank, i, data.pairs) for i in rows]).to(device)
-        batch = model.batch(latents, captions, flow)
-        total = torch.zeros(len(rows), device=device)
+    kept, out, pending = [], [], []
+
+    def flush() -> None:
+        rows = [reference_variant(w.texts) for w in pending]
+        batch = runtime.to(collate(pending, rows, [0] * len(pending)))
+        encoded = model.batch(batch.latents, batch.texts, batch.flow, batch.frozen)
+        total = torch.zeros(len(pending), device=runtime.device)
         for seed in range(seeds):
-            # the same noise for a clip whatever its batch: seeded by (seed, clip)
             noise = torch.stack(
                 [
-                    torch.randn(
-                        latents.shape[1:], generator=torch.Generator().manual_seed(seed * 7919 + i)
-                    )
-                    for i in rows
+                    torch.randn(w.latent.shape, generator=sample_generator(seed, stable_id(w.key)))
+                    for w in pending
                 ]
-            ).to(device)
+            ).to(runtime.device)
             for t in timesteps:
-                tt = torch.full((len(rows),), t, device=device)
-                total += per_sample_loss(model.backbone, batch, tt, noise)
+                tt = torch.full((len(pending),), t, device=runtime.device)
+                with runtime.autocast():
+                    total += per_sample_loss(model.backbone, encoded, tt, noise).float()
         out.append(total.cpu() / (seeds * len(timesteps)))
-    return torch.cat(out)
+        kept.extend(LatentWindow(w.key, None, None, w.meta) for w in pending)
+        pending.clear()
+
+    for window in windows:
+        pending.append(window)
+        if len(pending) == batch_size:
+            flush()
+    if pending:
+        flush()
+    return kept, torch.cat(out) if out else torch.zeros(0)
 
 
-def _reference_caption(captions: dict[str, str]) -> str:
-    if not captions:
-        return ""
-    return captions.get("en", captions[sorted(captions)[0]])
-
-
-def per_clip(keys: list[str], values: torch.Tensor) -> dict[str, float]:
+def per_clip(windows: list[LatentWindow], values: torch.Tensor) -> dict[str, float]:
     """Window values averaged per clip id."""
     sums: dict[str, list[float]] = {}
-    for key, value in zip(keys, values.tolist(), strict=True):
-        sums.setdefault(clip_of(key), []).append(value)
+    for window, value in zip(windows, values.tolist(), strict=True):
+        sums.setdefault(window.meta["clip_id"], []).append(value)
     return {clip: sum(v) / len(v) for clip, v in sums.items()}

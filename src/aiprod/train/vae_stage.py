@@ -1,106 +1,98 @@
-"""VAE pre-training on the phase shards, evaluated on held-out clips."""
+"""VAE pre-training on pixel windows streamed from the phase shards, evaluated on held-out
+clips. Nothing holds the corpus: training streams shuffled blocks, and the held-out metrics,
+latent statistics and reconstructions are single passes over a bounded number of windows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from aiprod.config import ModelConfig, ShardConfig, TrainVAEConfig
+from aiprod.config import AiprodConfig
 from aiprod.fsutil import atomic_write, fingerprint
 from aiprod.nn.presets import preset
-from aiprod.nn.vae import VAEConfig, VideoVAE
-from aiprod.train.checkpoint import load_payload
-from aiprod.train.data import VideoBank, load_bank, shard_urls
-from aiprod.train.loop import phase_loop, train
+from aiprod.nn.seeding import seeded_normal
+from aiprod.nn.vae import VideoVAE
+from aiprod.runtime import Runtime
+from aiprod.shards.stream import (
+    Item,
+    ShardSpec,
+    Split,
+    StreamBatches,
+    choose_streams,
+    listing,
+    sequential,
+)
+from aiprod.train.checkpoint import TrainState, resumable
+from aiprod.train.codec import MODEL_FILE
+from aiprod.train.data import NoClips, PixelWindow, WindowSpec, phase_dirs, pixel_shards
+from aiprod.train.data import pixel_windows as cut_windows
+from aiprod.train.loop import MetricsOpener, no_metrics, phase_loop, train
 from aiprod.train.metrics import psnr, ssim
 
-MODEL_FILE = "model.pt"
+EVAL_BATCH = 8
 
 
-def evaluate_vae(vae: VideoVAE, bank: VideoBank, batch_size: int = 4) -> dict:
-    """PSNR / SSIM of reconstructions (latent means) over a bank, and the compression ratio."""
+def window_spec(config: AiprodConfig, windows: int | None = None) -> WindowSpec:
+    cfg = config.train_vae
+    return WindowSpec(
+        cfg.frames, cfg.size, windows or cfg.windows, cfg.frame_step, config.score.flow.stride
+    )
+
+
+def video_batches(shards: list[ShardSpec], spec: WindowSpec, size: int) -> Iterator[torch.Tensor]:
+    """(B, 3, T, H, W) float batches of every window, in shard order."""
+    windows = sequential(shards, lambda raw: cut_windows(raw, spec))
+    while batch := list(islice(windows, size)):
+        yield torch.stack([w.as_float() for w in batch])
+
+
+@torch.no_grad()
+def evaluate_vae(vae: VideoVAE, batches: Iterator[torch.Tensor], runtime: Runtime) -> dict:
+    """PSNR / SSIM of reconstructions (latent means) over held-out windows, per window."""
     vae.eval()
-    psnrs, ssims = [], []
-    with torch.no_grad():
-        for start in range(0, len(bank), batch_size):
-            video = bank.videos[start : start + batch_size]
-            recon = vae.decode(vae.encode(video)[0])
-            psnrs.append(psnr(recon, video))
-            ssims.append(ssim(recon, video))
+    psnrs, ssims, count = [], [], 0
+    for video in batches:
+        video = runtime.to(video)
+        with runtime.autocast():
+            recon = vae.decode(vae.encode(video)[0]).float()
+        psnrs.append(psnr(recon, video) * len(video))
+        ssims.append(ssim(recon, video) * len(video))
+        count += len(video)
     return {
-        "psnr": round(float(np.mean(psnrs)), 3),
-        "ssim": round(float(np.mean(ssims)), 4),
+        "psnr": round(float(np.sum(psnrs) / max(1, count)), 3),
+        "ssim": round(float(np.sum(ssims) / max(1, count)), 4),
         "compression_ratio": vae.compression_ratio(),
-        "clips": len(bank),
+        "clips": count,
     }
 
 
 @torch.no_grad()
-def latent_stats(vae: VideoVAE, videos: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of the latents: the diffusion model trains on unit-scale ones."""
+def latent_stats(
+    vae: VideoVAE, batches: Iterator[torch.Tensor], runtime: Runtime
+) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of the latents (float64 sums over a single pass): the
+    diffusion model trains on unit-scale latents."""
     vae.eval()
-    latents = torch.cat([vae.encode(videos[i : i + 8])[0] for i in range(0, len(videos), 8)])
-    flat = latents.transpose(0, 1).flatten(1)
-    return flat.mean(1).tolist(), flat.std(1).clamp_min(1e-4).tolist()
+    total, squares, n = 0.0, 0.0, 0
+    for video in batches:
+        with runtime.autocast():
+            latents = vae.encode(runtime.to(video))[0]
+        flat = latents.double().transpose(0, 1).flatten(1)
+        total, squares, n = total + flat.sum(1), squares + flat.pow(2).sum(1), n + flat.shape[1]
+    mean = total / n
+    std = (squares / n - mean.pow(2)).clamp_min(0).sqrt() * (n / max(1, n - 1)) ** 0.5
+    return mean.cpu().tolist(), std.clamp_min(1e-4).cpu().tolist()
 
 
-class LatentCodec:
-    """A frozen VAE with its latent statistics: videos <-> unit-scale latents."""
-
-    def __init__(self, vae: VideoVAE, mean: list[float], std: list[float]) -> None:
-        self.vae = vae.eval().requires_grad_(False)
-        self.mean = torch.tensor(mean).view(1, -1, 1, 1, 1)
-        self.std = torch.tensor(std).view(1, -1, 1, 1, 1)
-
-    @property
-    def temporal_factor(self) -> int:
-        return self.vae.cfg.temporal_factor
-
-    @property
-    def spatial_factor(self) -> int:
-        return self.vae.cfg.spatial_factor
-
-    def to(self, device: torch.device | str) -> LatentCodec:
-        self.vae.to(device)
-        self.mean, self.std = self.mean.to(device), self.std.to(device)
-        return self
-
-    @torch.no_grad()
-    def encode(self, videos: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
-        """(N, 3, T, H, W) in [-1, 1] -> normalised latent means, on the CPU."""
-        device = self.mean.device
-        parts = [
-            ((self.vae.encode(videos[i : i + batch_size].to(device))[0] - self.mean) / self.std)
-            for i in range(0, len(videos), batch_size)
-        ]
-        return torch.cat(parts).cpu()
-
-    @torch.no_grad()
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Normalised latents -> videos in [-1, 1]."""
-        latents = latents.to(self.mean.device) * self.std + self.mean
-        return self.vae.decode(latents).clamp(-1, 1)
-
-
-def load_codec(path: str | Path) -> LatentCodec:
-    """The VAE written by `train_vae`; a clear error when it is missing."""
-    payload = load_payload(path, "no trained VAE here (run `dvc repro train_vae`)")
-    config = dict(payload["config"])
-    config["channels"] = tuple(config["channels"])
-    vae = VideoVAE(VAEConfig(**config))
-    vae.load_state_dict(payload["state_dict"])
-    return LatentCodec(vae, payload["latent_mean"], payload["latent_std"])
-
-
-def save_reconstructions(path: Path, vae: VideoVAE, bank: VideoBank, clips: int = 4) -> Path:
+def save_reconstructions(path: Path, vae: VideoVAE, video: torch.Tensor, runtime: Runtime) -> Path:
     """A PNG grid: for each clip, the original frames over the reconstructed ones."""
-    with torch.no_grad():
-        video = bank.videos[:clips]
-        recon = vae.decode(vae.encode(video)[0])
+    with torch.no_grad(), runtime.autocast():
+        recon = vae.decode(vae.encode(runtime.to(video))[0]).float().cpu()
     rows = []
     for original, rebuilt in zip(video, recon, strict=True):
         for clip in (original, rebuilt):  # (C, T, H, W) -> one row of frames
@@ -110,60 +102,100 @@ def save_reconstructions(path: Path, vae: VideoVAE, bank: VideoBank, clips: int 
     return atomic_write(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"))
 
 
+def vae_collate(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(videos (B, 3, T, H, W) float in [-1, 1], ordinals (B,))."""
+    videos = torch.stack([item.value.as_float() for item in items])
+    return videos, torch.tensor([item.ordinal for item in items], dtype=torch.long)
+
+
+def vae_loss(kl_weight: float, seed: int):  # noqa: ANN201 (a loss_fn factory)
+    """The VAE's loss with each window's posterior noise drawn from its own ordinal."""
+
+    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        videos, ordinals = batch
+        inner = net.module if hasattr(net, "module") else net
+        noise = seeded_normal(ordinals, inner.latent_shape(videos.shape), seed)
+        return net(videos, kl_weight=kl_weight, noise=noise).losses["loss"]
+
+    return loss_fn
+
+
 def train_vae_stage(
-    cfg: TrainVAEConfig,
-    model: ModelConfig,
-    shards: ShardConfig,
-    log_metric: Callable[[str, float, int], None] | None = None,
+    config: AiprodConfig, runtime: Runtime, metrics: MetricsOpener = no_metrics
 ) -> dict:
-    """Train (resuming if a checkpoint exists), save EMA weights and held-out metrics."""
-    urls = shard_urls(Path(shards.dir), list(cfg.phases))
-    vae_cfg = preset(model.preset).vae
-    train_bank = load_bank(
-        urls,
-        cfg.frames,
-        cfg.size,
-        shards.holdout_share,
-        False,
-        cfg.seed,
-        cfg.windows,
-        frame_step=cfg.frame_step,
+    """Train (resuming if this run's checkpoint exists), save EMA weights and held-out
+    metrics (on rank 0; other ranks return {})."""
+    cfg, share = config.train_vae, config.shards.holdout_share
+    folders = phase_dirs(config.shards.dir, list(cfg.phases))
+    spec, held_spec = window_spec(config), window_spec(config, windows=1)
+    train_shards = pixel_shards(folders, spec, share, holdout=False)
+    held_shards = pixel_shards(folders, held_spec, share, holdout=True)
+    if not any(sum(s.counts) for s in train_shards):
+        raise NoClips(f"train_vae: no training windows of {cfg.frames} frames in {folders}")
+    vae_cfg = preset(config.model.preset).vae
+    settings = {
+        "vae": cfg.model_dump(),
+        "architecture": vae_cfg.__dict__,  # a preset edited in code: not resumed
+        "precision": runtime.cfg.precision,
+        "grad_accumulation": runtime.cfg.grad_accumulation,
+        "holdout_share": share,
+        "flow_stride": config.score.flow.stride,
+    }
+    loop = phase_loop(
+        cfg, cfg.seed, cfg.checkpoint_every, fingerprint([settings, listing(folders)], [])
     )
-    held_out = load_bank(
-        urls, cfg.frames, cfg.size, shards.holdout_share, True, cfg.seed, frame_step=cfg.frame_step
+    out_dir = Path(cfg.out_dir)
+    state = resumable(out_dir, loop.fingerprint)
+    streams = choose_streams(
+        runtime.cfg.data_streams,
+        runtime.ranks.world_size,
+        runtime.cfg.num_workers,
+        state.data_streams if state is not None else 0,
+    )
+    split = Split(streams, runtime.ranks.rank, runtime.ranks.world_size, runtime.cfg.num_workers)
+
+    def expand(raw: dict) -> list[PixelWindow]:
+        return cut_windows(raw, spec)
+
+    data = StreamBatches(
+        train_shards, split, cfg.batch_size, cfg.seed, cfg.shuffle_buffer, expand, vae_collate
     )
     torch.manual_seed(cfg.seed)
     vae = VideoVAE(vae_cfg)
-    vae.check_length(cfg.frames)
-
-    def batch_at(position: int, size: int) -> torch.Tensor:
-        return train_bank.videos[train_bank.indices(position, size)]
-
-    def loss_fn(net: VideoVAE, video: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return net(video, kl_weight=cfg.kl_weight, generator=generator).losses["loss"]
-
-    loop = phase_loop(
-        cfg,
-        cfg.seed,
-        cfg.checkpoint_every,
-        # the preset's architecture too: a checkpoint of another shape is not resumed
-        fingerprint({"vae": cfg.model_dump(), "architecture": vae_cfg.__dict__}, urls),
-    )
-    out_dir = Path(cfg.out_dir)
-    state, ema, _ = train(vae, loss_fn, batch_at, loop, out_dir, log_metric)
-    metrics = {
-        **evaluate_vae(ema.shadow, held_out),
-        "steps": state.step,
-        "train_clips": len(train_bank),
-        "final_loss": state.last_loss,
+    with metrics(state is not None) as log_metric:
+        result = train(
+            vae,
+            vae_loss(cfg.kl_weight, cfg.seed),
+            data,
+            loop,
+            out_dir,
+            runtime,
+            log_metric,
+            state=TrainState(data_streams=streams),
+        )
+    if not runtime.ranks.main:
+        return {}
+    averaged = result.averaged
+    report = {
+        **evaluate_vae(averaged, video_batches(held_shards, held_spec, EVAL_BATCH), runtime),
+        "steps": result.state.step,
+        "train_windows_per_epoch": data.items_per_epoch,
+        "final_loss": result.state.last_loss,
+        "samples_per_s": round(result.samples_per_s, 2) if result.samples_per_s else None,
+        "peak_gpu_memory_gb": result.peak_gpu_memory_gb,
     }
-    mean, std = latent_stats(ema.shadow, train_bank.videos)
+    stats = islice(
+        video_batches(train_shards, spec, EVAL_BATCH), -(-cfg.stats_windows // EVAL_BATCH)
+    )
+    mean, std = latent_stats(averaged, stats, runtime)
     payload = {
         "config": vae_cfg.__dict__,
-        "state_dict": ema.shadow.state_dict(),
+        "state_dict": {k: v.cpu() for k, v in averaged.state_dict().items()},
         "latent_mean": mean,
         "latent_std": std,
     }
     atomic_write(out_dir / MODEL_FILE, lambda tmp: torch.save(payload, tmp))
-    save_reconstructions(out_dir / "reconstructions.png", ema.shadow, held_out)
-    return metrics
+    first = next(video_batches(held_shards, held_spec, 4), None)
+    if first is not None:
+        save_reconstructions(out_dir / "reconstructions.png", averaged, first, runtime)
+    return report

@@ -1,0 +1,2 @@
+"""Latent shards: every training window encoded once by the trained VAE, streamed by the
+training, mining and evaluation stages."""
