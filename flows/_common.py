@@ -30,7 +30,9 @@ def run_stage(name: str, run: Callable[[AiprodConfig], object], argv: list[str] 
         "--params", default="params.yaml", help="params file (default: params.yaml)"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = load_config(args.params)
         if name.split()[0] in NETWORK_STAGES:

@@ -6,6 +6,13 @@ port=${2:-4200}
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PREFECT_HOME=${PREFECT_HOME:-$root/.prefect}
 export PREFECT_SERVER_ANALYTICS_ENABLED=false
+# The UI needs the event persister and the task-run recorder; the DAG needs no automations,
+# schedules, late-run or cancellation sweeps. Off, they stop competing with the stages for the
+# two cores (the triggers service evaluates every one of the curation tasks' events).
+for service in TRIGGERS SCHEDULER LATE_RUNS FOREMAN PAUSE_EXPIRATIONS CANCELLATION_CLEANUP \
+  REPOSSESSOR CLEANUP_RECONCILER; do
+  export "PREFECT_SERVER_SERVICES_${service}_ENABLED=false"
+done
 pidfile=$PREFECT_HOME/server-$port.pid
 mkdir -p "$PREFECT_HOME"
 healthy() { curl -fsS "http://127.0.0.1:$port/api/health" >/dev/null 2>&1; }

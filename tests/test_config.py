@@ -97,9 +97,12 @@ def test_replay_and_finetuning_need_the_windows_of_the_phases_they_read(params):
 
 
 def test_runtime_choices_are_validated_by_key(params):
-    params["runtime"] = {**params["runtime"], "device": "gpu0", "precision": "fp8"}
+    params["runtime"] = {
+        **params["runtime"], "device": "gpu0", "precision": "fp8", "launcher": "mpirun -n 2",
+    }  # fmt: skip
     with pytest.raises(ConfigError) as info:
         parse_config(params)
     message = str(info.value)
     assert "runtime.device: must be auto, cpu, cuda or cuda:N, got 'gpu0'" in message
     assert "runtime.precision:" in message
+    assert "runtime.launcher: must be python or torchrun [options]" in message

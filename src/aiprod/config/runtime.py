@@ -41,6 +41,12 @@ class RuntimeConfig(_Section):
     strategy: Literal["ddp", "fsdp"] = Field(
         default="ddp", description="data parallelism under torchrun: ddp, or fsdp (fully_shard)"
     )
+    launcher: str = Field(
+        default="python",
+        description="what `dvc repro` starts the training stages (train_vae, train_phaseK) "
+        "with: python, or torchrun and its options, e.g. "
+        "'torchrun --standalone --nproc_per_node 8'",
+    )
     data_streams: int | None = Field(
         default=None,
         ge=1,
@@ -49,6 +55,14 @@ class RuntimeConfig(_Section):
         "x max(1, num_workers) at a fresh start, then what the checkpoint recorded); the order "
         "depends on this number, not on how many ranks read it",
     )
+
+    @field_validator("launcher")
+    @classmethod
+    def _known_launcher(cls, value: str) -> str:
+        first = value.split()[0] if value.split() else ""
+        if first not in ("python", "python3", "torchrun"):
+            raise ValueError(f"must be python or torchrun [options], got {value!r}")
+        return value
 
     @field_validator("device")
     @classmethod

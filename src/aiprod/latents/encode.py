@@ -33,12 +33,32 @@ def latent_grid_flow(fields: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.stack(small).transpose(3, 0, 1, 2)
 
 
-def _features(text: TextFeatures | None, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    out = text(texts)
-    if isinstance(out, tuple):  # token sequences and their mask
-        hidden, mask = out
-        return hidden.float().cpu().numpy(), mask.cpu().numpy()
-    return out.float().cpu().numpy(), None
+MEMO_TEXTS = 100_000  # captions remembered by a stage (a clip's windows, repeated phrasings)
+
+
+class TextMemo:
+    """A frozen encoder's outputs for texts seen before in this stage, so each distinct
+    caption is encoded once (bounded; in a fixed order, so a re-run writes the same bytes)."""
+
+    def __init__(self, text: TextFeatures) -> None:
+        self.text, self.vectors = text, {}
+        self.sequences = False  # token sequences are padded per call: not remembered
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        fresh = texts if self.sequences else [t for t in texts if t not in self.vectors]
+        if not self.sequences and len(self.vectors) + len(fresh) > MEMO_TEXTS:
+            self.vectors.clear()  # full: start again with this call's texts
+            fresh = texts
+        if fresh:
+            out = self.text(fresh)
+            if isinstance(out, tuple):  # (hidden states, mask)
+                self.sequences = True
+                if fresh is not texts:
+                    out = self.text(texts)
+                hidden, mask = out
+                return hidden.float().cpu().numpy(), mask.cpu().numpy()
+            self.vectors.update(zip(fresh, out.float().cpu().numpy(), strict=True))
+        return np.stack([self.vectors[t] for t in texts]), None
 
 
 def _meta(window: PixelWindow, phase: int) -> dict:
@@ -57,7 +77,7 @@ def encode_batch(
     windows: list[PixelWindow],
     codec: object,
     runtime: Runtime,
-    text: TextFeatures | None,
+    text: TextMemo | None,
     phase: int,
     fields: int,
 ) -> list[LatentWindow]:
@@ -68,7 +88,7 @@ def encode_batch(
     metas = [_meta(w, phase) for w in windows]
     texts = list(dict.fromkeys(v["text"] for m in metas for v in m["texts"]))
     rows = {t: k for k, t in enumerate(texts)}
-    features, masks = _features(text, texts) if text is not None else (None, None)
+    features, masks = text(texts) if text is not None else (None, None)
     out = []
     for window, meta, latent in zip(windows, metas, latents, strict=True):
         picked = [rows[v["text"]] for v in meta["texts"]]
@@ -97,6 +117,7 @@ def encode_windows(
     """Every window encoded, in order, `batch_size` at a time (bounded memory); each keeps
     one flow field per latent step after the first."""
     iterator = iter(windows)
+    memo = TextMemo(text) if text is not None else None
     while batch := list(islice(iterator, batch_size)):
         fields = max(1, (batch[0].video.shape[1] - 1) // codec.temporal_factor)
-        yield from encode_batch(batch, codec, runtime, text, phase, fields)
+        yield from encode_batch(batch, codec, runtime, memo, phase, fields)

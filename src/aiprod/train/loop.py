@@ -186,6 +186,10 @@ def train(
         disable=not ranks.main,
     )  # fmt: skip
     batches = data.batches(state.position)
+    if ranks.main:
+        log.info(
+            "training from step %d to %d (data position %d)", state.step, cfg.steps, state.position
+        )
     if runtime.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(runtime.device)
     started, waited = time.perf_counter(), 0.0
@@ -228,6 +232,13 @@ def train(
             save_checkpoint(out_dir, model, ema.shadow, optimizer, scheduler, scaler, state)
     bar.close()
     result.seconds = time.perf_counter() - started
+    if ranks.main:
+        log.info(
+            "%d steps in %.1f s, %.1f s waiting for data",
+            len(result.losses),
+            result.seconds,
+            waited,
+        )
     result.samples = per_step * len(result.losses)
     result.data_wait_share = waited / result.seconds if result.losses else None
     if runtime.device.type == "cuda":
