@@ -15,8 +15,8 @@ PREFECT_PORT ?= 4200
 $(BIN)/aiprod: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-compile torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q --no-compile -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/aiprod

@@ -1,5 +1,5 @@
-"""Stages `encode@1` .. `encode@5`: phase K's windows through the trained VAE, once, into
-latent shards (with the frozen text encoder's embeddings of every caption variant)."""
+"""Stage `encode`: every phase's windows through the trained VAE, once, into latent shards
+(with the frozen text encoder's embeddings of every caption variant)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,28 @@ from prefect.artifacts import create_markdown_artifact
 from aiprod.config import AiprodConfig
 from aiprod.latents.stage import encode_stage
 from aiprod.runtime import resolve
-from flows._common import phase_stage_main
-from flows._live import metrics_markdown
+from flows._common import run_stage
 
 
-@flow(name="encode", flow_run_name="encode-phase{phase}")
-def encode_flow(config: AiprodConfig, phase: int) -> dict:
-    runtime = resolve(config.runtime)
-    meta = encode_stage(config, phase, runtime)
-    get_run_logger().info("encode phase %d: %s", phase, meta)
-    create_markdown_artifact(
-        key=f"encode-phase{phase}", markdown=metrics_markdown(f"Latents, phase {phase}", meta)
+def summary_markdown(metas: dict[int, dict]) -> str:
+    rows = "".join(
+        f"| {k} | {m['train_windows']} | {m['heldout_windows']} | {m['latent_shape']} |\n"
+        for k, m in metas.items()
     )
-    return meta
+    header = "| phase | training windows | held-out windows | latent |\n| --- | --- | --- | --- |\n"
+    return f"# Latents\n\n{header}{rows}"
+
+
+@flow(name="encode")
+def encode_flow(config: AiprodConfig) -> dict:
+    metas = encode_stage(config, resolve(config.runtime))
+    get_run_logger().info("encode: %s", metas)
+    create_markdown_artifact(key="latents", markdown=summary_markdown(metas))
+    return {str(k): m for k, m in metas.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    return phase_stage_main("encode", encode_flow, argv, phases=range(1, 6))
+    return run_stage("encode", encode_flow, argv)
 
 
 if __name__ == "__main__":

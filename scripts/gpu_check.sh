@@ -34,7 +34,7 @@ for precision in $precisions; do
   "$py" scripts/gpu_check_params.py "$work" "$precision" "$steps" "$device" >"$params"
   echo "training half, preset small, $precision, $steps steps a stage, on $device:"
   stage train_vae --params "$params"
-  for k in 1 2 3 4 5; do stage encode --params "$params" --phase "$k"; done
+  stage encode --params "$params"
   for k in 1 2 3 4 5; do
     stage train_phase --params "$params" --phase "$k"
     [ "$k" -lt 5 ] && stage mine --params "$params" --phase "$k"

@@ -150,7 +150,8 @@ class HeldOut:
 
 def held_out(config: AiprodConfig, limit: int) -> Iterator[HeldOut]:
     """The first `limit` held-out windows at phase 5's settings: the latent shards that
-    `encode@5` wrote beside the pixel windows they were cut from (same order, same keys)."""
+    `encode` wrote for phase 5, beside the pixel windows they were cut from (same order and
+    keys)."""
     ev = config.evaluate
     spec = phase_windows(config, 5, 1)
     pixels = sequential(
@@ -167,7 +168,7 @@ def held_out(config: AiprodConfig, limit: int) -> Iterator[HeldOut]:
         if latent.key != pixel.key:
             raise ValueError(
                 f"{latent_dir(config, 5, 'heldout')}: {latent.key} where the pixel shards "
-                f"give {pixel.key} (re-run `dvc repro encode@5`)"
+                f"give {pixel.key} (re-run `dvc repro encode`)"
             )
         row = choose_variant(latent.texts, i, ev.seed, tag_dropout=1.0)
         pairs = latent.flow.shape[1]

@@ -110,14 +110,15 @@ def encode_windows(
     windows: Iterable[PixelWindow],
     codec: object,
     runtime: Runtime,
-    text: TextFeatures | None,
+    text: TextFeatures | TextMemo | None,
     phase: int,
     batch_size: int,
 ) -> Iterator[LatentWindow]:
     """Every window encoded, in order, `batch_size` at a time (bounded memory); each keeps
-    one flow field per latent step after the first."""
+    one flow field per latent step after the first. A `TextMemo` passed in is shared (a
+    caption embedded for one phase is not embedded again for the next)."""
     iterator = iter(windows)
-    memo = TextMemo(text) if text is not None else None
+    memo = text if text is None or isinstance(text, TextMemo) else TextMemo(text)
     while batch := list(islice(iterator, batch_size)):
         fields = max(1, (batch[0].video.shape[1] - 1) // codec.temporal_factor)
         yield from encode_batch(batch, codec, runtime, memo, phase, fields)

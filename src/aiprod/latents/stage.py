@@ -1,10 +1,12 @@
-"""Stage `encode@K`: phase K's training windows and every held-out window, once, through the
-trained VAE and the frozen text encoder, into latent shards that the later stages stream.
+"""Stage `encode`: every phase's training windows and every held-out window, once, through
+the trained VAE and the frozen text encoder, into latent shards that the later stages stream.
 
 `<encode.dir>/phaseK/train/` holds phase K's training windows (`train.windows` per clip) at
 phase K's frames, size and frame step; `heldout/` one window of every held-out clip of every
 phase at the same settings (phase K's validation, and the evaluation's for K = 5);
-`meta.json` records the shapes, the flow's stride and size and the VAE's sha256.
+`meta.json` records the shapes, the flow's stride and size and the VAE's sha256. One process
+for the five phases: the VAE and the text encoder load once, and a caption shared by several
+phases is embedded once.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 
 from aiprod.config import AiprodConfig
 from aiprod.fsutil import sha256_file, write_json
-from aiprod.latents.encode import TextFeatures, encode_windows
+from aiprod.latents.encode import TextFeatures, TextMemo, encode_windows
 from aiprod.latents.format import LatentWindow
 from aiprod.runtime import Runtime
 from aiprod.shards.stream import ShardSpec, sequential
@@ -66,13 +68,15 @@ def encode_shards(
     return write_latents(latents, out_dir, config.encode.max_count)
 
 
-def encode_stage(config: AiprodConfig, phase: int, runtime: Runtime) -> dict:
-    """Write `<encode.dir>/phaseK/{train,heldout}` and `meta.json`."""
-    torch.backends.cudnn.deterministic = True  # the same bytes on a re-run, GPUs included
-    torch.backends.cudnn.benchmark = False
-    vae_file = Path(config.train_vae.out_dir) / MODEL_FILE
-    codec = load_codec(vae_file).to(runtime.device)
-    text = frozen_text(config, runtime)
+def encode_phase(
+    config: AiprodConfig,
+    phase: int,
+    codec: LatentCodec,
+    text: TextFeatures | None,
+    runtime: Runtime,
+    vae_sha256: str,
+) -> dict:
+    """Write `<encode.dir>/phaseK/{train,heldout}` and its `meta.json`."""
     share = config.shards.holdout_share
     train_spec = phase_windows(config, phase, config.train.windows)
     held_spec = phase_windows(config, phase, 1)
@@ -97,9 +101,20 @@ def encode_stage(config: AiprodConfig, phase: int, runtime: Runtime) -> dict:
         "flow_stride": config.score.flow.stride,
         "flow_save_size": config.score.flow.save_size,
         "text_encoder": config.model.text_encoder,
-        "vae_sha256": sha256_file(vae_file),
+        "vae_sha256": vae_sha256,
         "train_windows": counts["train"],
         "heldout_windows": counts["heldout"],
     }
     write_json(Path(config.encode.dir) / f"phase{phase}" / META_FILE, meta)
     return meta
+
+
+def encode_stage(config: AiprodConfig, runtime: Runtime) -> dict[int, dict]:
+    """Every phase's latents, one phase after the other, with one VAE and text encoder."""
+    torch.backends.cudnn.deterministic = True  # the same bytes on a re-run, GPUs included
+    torch.backends.cudnn.benchmark = False
+    vae_file = Path(config.train_vae.out_dir) / MODEL_FILE
+    codec = load_codec(vae_file).to(runtime.device)
+    memo = TextMemo(frozen) if (frozen := frozen_text(config, runtime)) is not None else None
+    sha = sha256_file(vae_file)
+    return {k: encode_phase(config, k, codec, memo, runtime, sha) for k in PHASES}

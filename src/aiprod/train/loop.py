@@ -26,6 +26,7 @@ from torch import nn
 from tqdm import tqdm
 
 from aiprod.runtime import Runtime, shard
+from aiprod.shards.stream import Split, choose_streams
 from aiprod.train import distributed
 from aiprod.train.checkpoint import (
     TrainState,
@@ -99,6 +100,15 @@ def phase_loop(
         seed=seed,
         fingerprint=fingerprint,
     )
+
+
+def rank_split(runtime: Runtime, resumed: TrainState | None) -> Split:
+    """This rank's share of the data streams (a resumed run keeps its checkpoint's)."""
+    ranks, cfg = runtime.ranks, runtime.cfg
+    streams = choose_streams(
+        cfg.data_streams, ranks.world_size, cfg.num_workers, resumed.data_streams if resumed else 0
+    )
+    return Split(streams, ranks.rank, ranks.world_size, cfg.num_workers)
 
 
 def lr_lambda(cfg: LoopConfig) -> Callable[[int], float]:

@@ -15,12 +15,13 @@ from pathlib import Path
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from aiprod.config import AiprodConfig, FinetuneConfig
+from aiprod.fsutil import fingerprint
 from aiprod.latents.batches import expand_window, latent_shards, training_collate
 from aiprod.runtime import Runtime
-from aiprod.shards.stream import Split, StreamBatches, choose_streams
-from aiprod.train.checkpoint import TrainState
+from aiprod.shards.stream import StreamBatches, listing
+from aiprod.train.checkpoint import TrainState, resumable
 from aiprod.train.codec import resolve_vae, vae_reference
-from aiprod.train.loop import phase_loop, train
+from aiprod.train.loop import phase_loop, rank_split, train
 from aiprod.train.phase_stage import latent_dir, read_meta
 from aiprod.train.t2v import ModelSpec, TextToVideo, load_model, save_model, t2v_loss
 
@@ -65,14 +66,11 @@ def finetune_stage(config: AiprodConfig, runtime: Runtime) -> dict:
             )
     shards = latent_shards(folders)
     t = cfg.train
-    split = Split(
-        choose_streams(
-            runtime.cfg.data_streams, runtime.ranks.world_size, runtime.cfg.num_workers, 0
-        ),
-        runtime.ranks.rank,
-        runtime.ranks.world_size,
-        runtime.cfg.num_workers,
+    # what the adapters train on: a checkpoint of other settings or data is not resumed
+    loop = phase_loop(
+        t, 0, fingerprint=fingerprint([cfg.model_dump(), listing(folders)], [cfg.checkpoint])
     )
+    split = rank_split(runtime, resumable(Path(cfg.out_dir) / "run", loop.fingerprint))
     data = StreamBatches(
         shards,
         split,
@@ -89,7 +87,7 @@ def finetune_stage(config: AiprodConfig, runtime: Runtime) -> dict:
         model,
         t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, seed=0),
         data,
-        phase_loop(t, seed=0),
+        loop,
         out_dir / "run",
         runtime,
         state=TrainState(data_streams=split.streams),

@@ -20,11 +20,11 @@ from aiprod.fsutil import fingerprint
 from aiprod.latents.batches import expand_window, latent_shards, training_collate
 from aiprod.nn.presets import preset
 from aiprod.runtime import Runtime
-from aiprod.shards.stream import Split, StreamBatches, choose_streams, listing, sequential
+from aiprod.shards.stream import StreamBatches, listing, sequential
 from aiprod.train.checkpoint import TrainState, resumable
 from aiprod.train.codec import MODEL_FILE, vae_reference
 from aiprod.train.data import NoClips
-from aiprod.train.loop import MetricsOpener, no_metrics, phase_loop, train
+from aiprod.train.loop import MetricsOpener, no_metrics, phase_loop, rank_split, train
 from aiprod.train.t2v import (
     ModelSpec,
     TextToVideo,
@@ -167,13 +167,7 @@ def train_phase_stage(
     out_dir = phase_dir(config, phase)
     state = resumable(out_dir, loop.fingerprint)
     ranks = runtime.ranks
-    streams = choose_streams(
-        runtime.cfg.data_streams,
-        ranks.world_size,
-        runtime.cfg.num_workers,
-        state.data_streams if state is not None else 0,
-    )
-    split = Split(streams, ranks.rank, ranks.world_size, runtime.cfg.num_workers)
+    split = rank_split(runtime, state)
     collate = training_collate(seed, cfg.tag_dropout)
     data = StreamBatches(
         shards, split, cfg.batch_size, seed, config.train.shuffle_buffer, expand_window, collate
@@ -193,7 +187,7 @@ def train_phase_stage(
             out_dir,
             runtime,
             log_metric,
-            state=TrainState(data_streams=streams),
+            state=TrainState(data_streams=split.streams),
         )
     if not ranks.main:
         return {}
@@ -207,7 +201,7 @@ def train_phase_stage(
         "curriculum": config.curriculum.enabled,
         "steps": result.state.step,
         "train_windows_per_epoch": data.items_per_epoch,
-        "data_streams": streams,
+        "data_streams": split.streams,
         "world_size": ranks.world_size,
         "final_loss": round(sum(losses[-20:]) / len(losses[-20:]), 5)
         if losses

@@ -18,20 +18,12 @@ from aiprod.nn.presets import preset
 from aiprod.nn.seeding import seeded_normal
 from aiprod.nn.vae import VideoVAE
 from aiprod.runtime import Runtime
-from aiprod.shards.stream import (
-    Item,
-    ShardSpec,
-    Split,
-    StreamBatches,
-    choose_streams,
-    listing,
-    sequential,
-)
+from aiprod.shards.stream import Item, ShardSpec, StreamBatches, listing, sequential
 from aiprod.train.checkpoint import TrainState, resumable
 from aiprod.train.codec import MODEL_FILE
 from aiprod.train.data import NoClips, PixelWindow, WindowSpec, phase_dirs, pixel_shards
 from aiprod.train.data import pixel_windows as cut_windows
-from aiprod.train.loop import MetricsOpener, no_metrics, phase_loop, train
+from aiprod.train.loop import MetricsOpener, no_metrics, phase_loop, rank_split, train
 from aiprod.train.metrics import psnr, ssim
 
 EVAL_BATCH = 8
@@ -146,13 +138,7 @@ def train_vae_stage(
     )
     out_dir = Path(cfg.out_dir)
     state = resumable(out_dir, loop.fingerprint)
-    streams = choose_streams(
-        runtime.cfg.data_streams,
-        runtime.ranks.world_size,
-        runtime.cfg.num_workers,
-        state.data_streams if state is not None else 0,
-    )
-    split = Split(streams, runtime.ranks.rank, runtime.ranks.world_size, runtime.cfg.num_workers)
+    split = rank_split(runtime, state)
 
     def expand(raw: dict) -> list[PixelWindow]:
         return cut_windows(raw, spec)
@@ -171,7 +157,7 @@ def train_vae_stage(
             out_dir,
             runtime,
             log_metric,
-            state=TrainState(data_streams=streams),
+            state=TrainState(data_streams=split.streams),
         )
     if not runtime.ranks.main:
         return {}

@@ -1,0 +1,75 @@
+"""The encode stage: latent shards of every phase, byte-identical on a re-run, with the frozen
+text encoder's output for every caption variant."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+import webdataset as wds
+from conftest import make_video
+from tiny_models import save_tiny_pipeline
+
+from aiprod.config import RuntimeConfig, parse_config
+from aiprod.latents.format import read_window
+from aiprod.latents.stage import encode_stage
+from aiprod.runtime import resolve
+from aiprod.shards.writer import Sample, write_shards
+
+
+@pytest.fixture
+def config(tmp_path, params):
+    """Pixel shards of 6 clips (3 sources) in phases 1 and 5, and a random tiny VAE."""
+    samples = []
+    for i in range(6):
+        clip = make_video(tmp_path / f"v{i}.mp4", frames=36, size=(64, 64), seed=i)
+        meta = {
+            "clip_id": f"clip{i}",
+            "captions": {"en": f"A red square moves left {i}.", "de": f"Ein rotes Quadrat {i}."},
+            "tags": {"keys": ["pan_left"], "terms": {"en": ["pan left"], "de": ["Schwenk links"]}},
+            "clip": {"frames": 36},
+            "lineage": {"source_sha256": f"source{i // 2}"},
+        }
+        flow = np.full((9, 2, 32, 32), 0.5, np.float16)
+        samples.append(Sample(f"clip{i}", clip.read_bytes(), meta, flow))
+    write_shards(samples, tmp_path / "shards" / "phase1", 4, 10**9)
+    write_shards(samples[:2], tmp_path / "shards" / "phase5", 4, 10**9)
+    _, vae = save_tiny_pipeline(tmp_path / "vae")
+    params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=0.7)  # source2 held out
+    params["train_vae"]["out_dir"] = str(tmp_path / "vae")
+    (tmp_path / "vae" / "model.pt").write_bytes(vae.read_bytes())
+    params["encode"].update(dir=str(tmp_path / "latents"), batch_size=3, max_count=2)
+    return parse_config(params)
+
+
+def digests(folder):
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*.tar"))
+    }
+
+
+def test_encode_writes_every_phase_once_and_the_same_bytes_again(config, tmp_path):
+    runtime = resolve(RuntimeConfig(device="cpu"))
+    metas = encode_stage(config, runtime)
+    assert set(metas) == {1, 2, 3, 4, 5}
+    phase1 = metas[1]
+    assert phase1["latent_shape"] == [8, 3, 8, 8] and phase1["flow_shape"] == [2, 2, 8, 8]
+    assert phase1["train_windows"] > 0 and phase1["heldout_windows"] > 0
+    assert metas[2]["train_windows"] == 0  # no shards for phase 2: an empty, valid folder
+    assert json.loads((tmp_path / "latents" / "phase1" / "meta.json").read_text()) == phase1
+    first = digests(tmp_path / "latents")
+    urls = sorted(str(p) for p in (tmp_path / "latents" / "phase1" / "train").glob("*.tar"))
+    window = read_window(next(iter(wds.WebDataset(urls, shardshuffle=False))))
+    assert window.latent.dtype == np.float16 and window.latent.shape == (8, 3, 8, 8)
+    # the stored flow (0.5 px a frame, frame step 2) averaged onto the 8 x 8 latent grid
+    np.testing.assert_allclose(window.flow.astype(np.float32), 1.0, atol=1e-3)
+    variants = [(v["language"], v["tags"]) for v in window.texts]
+    assert variants == [("de", False), ("de", True), ("en", False), ("en", True)]
+    assert window.text.shape == (4, 512)  # the sentence embedding of each variant
+    sentence = torch.nn.functional.cosine_similarity
+    plain, tagged = torch.from_numpy(window.text[2:4].astype(np.float32))
+    assert 0.5 < float(sentence(plain, tagged, dim=0)) < 0.9999  # tags change the text
+    encode_stage(config, runtime)
+    assert digests(tmp_path / "latents") == first  # byte-identical on a re-run
