@@ -18,7 +18,7 @@ def test_preset_sizes():
     assert 0.9e9 < count(preset("medium").backbone) < 1.1e9
     full = preset("full").backbone
     assert full.kinds().count("A") == 30 and full.kinds().count("C") == 18 and full.width == 1152
-    with pytest.raises(KeyError, match="choose one of tiny, small, medium, full"):
+    with pytest.raises(KeyError, match="choose one of tiny, small, consumer8g, medium, full"):
         preset("huge")
     assert set(PRESETS) == {"tiny", "small", "medium", "full"}
 
