@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,25 +166,39 @@ class Stream:
                 items += made
         return items
 
-    def items(self, offset: int) -> Iterator[Item]:
-        """Items from the `offset`-th on; whole blocks before it are skipped unread."""
+    def plan(self, offset: int) -> Iterator[tuple[int, int, list[Piece], int]]:
+        """(epoch, block number, block, items of it to skip) from the `offset`-th item on;
+        whole blocks before it are skipped unread."""
         epoch, skip = divmod(offset, self.total)
-        ordinal = offset
         while True:
             for b, block in enumerate(self.epoch_order(epoch)):
                 count = sum(p.count for p in block)
                 if skip >= count:
                     skip -= count
                     continue
-                items = self.load(block)
+                yield epoch, b, block, skip
+                skip = 0
+            epoch += 1
+
+    def items(self, offset: int) -> Iterator[Item]:
+        """Items from the `offset`-th on. The next block is read in a thread while this one
+        is consumed (tar parsing overlaps the training step; two blocks at most in memory)."""
+        ordinal = offset
+        plan = self.plan(offset)
+        with ThreadPoolExecutor(1, thread_name_prefix=f"stream-{self.number}") as reader:
+            step = next(plan)
+            loading = reader.submit(self.load, step[2])
+            while True:
+                epoch, b, _, skip = step
+                items = loading.result()
+                step = next(plan)
+                loading = reader.submit(self.load, step[2])
                 order = np.random.default_rng([self.seed, self.number, epoch, b]).permutation(
                     len(items)
                 )
                 for j in order[skip:]:
                     yield Item(ordinal * self.streams + self.number, items[j])
                     ordinal += 1
-                skip = 0
-            epoch += 1
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,9 @@ def _full(count: int, size: int, incoming: int, max_count: int, max_bytes: int) 
 def _write_tar(path: Path, samples: list[dict[str, bytes]]) -> None:
     def write(tmp: Path) -> None:
         with tmp.open("wb") as stream:
-            writer = wds.TarWriter(stream, user="aiprod", group="aiprod", mtime=0.0, encoder=False)
+            # an int mtime: a float one makes tarfile write a pax header before every member
+            # (twice the read time, 11% more bytes)
+            writer = wds.TarWriter(stream, user="aiprod", group="aiprod", mtime=0, encoder=False)
             for fields in samples:
                 writer.write(fields)
             writer.close()
