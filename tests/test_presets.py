@@ -20,7 +20,10 @@ def test_preset_sizes():
     assert full.kinds().count("A") == 30 and full.kinds().count("C") == 18 and full.width == 1152
     with pytest.raises(KeyError, match="choose one of tiny, small, consumer8g, medium, full"):
         preset("huge")
-    assert set(PRESETS) == {"tiny", "small", "medium", "full"}
+    assert set(PRESETS) == {"tiny", "small", "consumer8g", "medium", "full"}
+    gtx = preset("consumer8g").backbone  # sized for an 8 GB GTX 1070 (see train_memory.py)
+    assert gtx.kinds().count("A") == 12 and gtx.kinds().count("C") == 6 and gtx.width == 768
+    assert 0.15e9 < count(gtx) < 0.3e9
 
 
 def test_model_params_are_checked(params):
