@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aiprod.nn.vae import VAEConfig, VideoVAE
+from aiprod.nn.vae import Downsample, Upsample, VAEConfig, VideoVAE
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import ObjectSpec, SceneSpec
 from aiprod.train.metrics import psnr
@@ -139,3 +139,26 @@ def test_tiny_vae_overfits_one_clip_to_30_db():
             if best >= 30.0:
                 break
     assert best >= 30.0, f"PSNR {best:.2f} dB"
+
+
+@pytest.mark.quick
+def test_shortcuts_carry_each_cells_mean_past_the_convolutions():
+    """With the learned convolutions silent, down-sampling passes each 2x2 x frame-pair mean
+    (the first frame alone) and up-sampling repeats it back: the path that lets colour reach
+    the latent before any convolution has learned to carry it."""
+    down, up = Downsample(3, time=True, shortcut=True), Upsample(3, time=True, shortcut=True)
+    for conv in (down.conv, down.time_conv, up.conv):
+        torch.nn.init.zeros_(conv.conv.weight)
+        torch.nn.init.zeros_(conv.conv.bias)
+    video = torch.rand(1, 3, 5, 4, 4)
+    small = down(video)
+    cells = torch.nn.functional.avg_pool3d(video, (1, 2, 2))
+    expected = torch.cat([cells[:, :, :1], 0.5 * (cells[:, :, 1::2] + cells[:, :, 2::2])], dim=2)
+    torch.testing.assert_close(small, expected)
+    back = up(small)
+    assert back.shape == video.shape
+    torch.testing.assert_close(
+        back[:, :, 1:3, :2, :2], expected[:, :, 1:2, :1, :1].expand(-1, -1, 2, 2, 2)
+    )
+    plain = Downsample(3, time=True)
+    assert not torch.allclose(plain(video), small)

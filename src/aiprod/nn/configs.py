@@ -22,6 +22,7 @@ class VAEConfig:
     attention_stride: int = 2  # keys/values from every other frame
     attention_heads: int = 4
     groups: int = 8  # GroupNorm groups; 0 = no normalisation (narrow models)
+    shortcuts: bool = True  # averaging shortcuts around the down/up-sampling convolutions
 
     def __post_init__(self) -> None:
         levels = int(math.log2(self.spatial_factor))

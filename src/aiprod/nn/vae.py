@@ -98,11 +98,17 @@ class TemporalAttention(nn.Module):
 
 
 class Downsample(nn.Module):
-    """Halve space (and time when asked), the first frame kept apart in time."""
+    """Halve space (and time when asked), the first frame kept apart in time.
 
-    def __init__(self, channels: int, time: bool) -> None:
+    With `shortcut`, the learned convolutions add to the input averaged over each 2x2 (and
+    frame pair): a non-parametric path from pixels to latents, as DC-AE's residual
+    autoencoding (Chen et al., 2024), so a region's colour reaches the latent from the first
+    step instead of being learned slowly through every convolution.
+    """
+
+    def __init__(self, channels: int, time: bool, shortcut: bool = False) -> None:
         super().__init__()
-        self.time = time
+        self.time, self.shortcut = time, shortcut
         self.conv = CausalConv3d(channels, channels, (3, 3, 3), stride=(1, 2, 2))
         # kernel 3, stride 2, one frame of past padding: window j covers frames 2j-1 .. 2j+1,
         # so it ends on frame 2j+1 and group j = frames {2j, 2j+1} never sees a later frame
@@ -113,19 +119,25 @@ class Downsample(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x)
-        if self.time_conv is not None and x.shape[2] > 1:
-            first, rest = x[:, :, :1], x[:, :, 1:]  # (B, C, 1 + 2k, ...) -> 1 + k frames
-            x = torch.cat([first, self.time_conv(rest)], dim=2)
-        return x
+        y = self.conv(x)
+        if self.shortcut:
+            y = y + F.avg_pool3d(x, (1, 2, 2))
+        if self.time_conv is not None and y.shape[2] > 1:
+            first, rest = y[:, :, :1], y[:, :, 1:]  # (B, C, 1 + 2k, ...) -> 1 + k frames
+            pooled = self.time_conv(rest)
+            if self.shortcut:  # the mean of each group {2j, 2j+1}: causal as the conv
+                pooled = pooled + 0.5 * (rest[:, :, 0::2] + rest[:, :, 1::2])
+            y = torch.cat([first, pooled], dim=2)
+        return y
 
 
 class Upsample(nn.Module):
-    """Double space (and time when asked: every frame after the first becomes two)."""
+    """Double space (and time when asked: every frame after the first becomes two); with
+    `shortcut`, the convolution adds to the nearest-upsampled input (DC-AE's shortcut)."""
 
-    def __init__(self, channels: int, time: bool) -> None:
+    def __init__(self, channels: int, time: bool, shortcut: bool = False) -> None:
         super().__init__()
-        self.time = time
+        self.time, self.shortcut = time, shortcut
         self.conv = CausalConv3d(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -139,7 +151,7 @@ class Upsample(nn.Module):
             .reshape(b, t, c, 2 * h, 2 * w)
             .transpose(1, 2)
         )
-        return self.conv(x)
+        return self.conv(x) + x if self.shortcut else self.conv(x)
 
 
 class Encoder(nn.Module):
@@ -156,17 +168,27 @@ class Encoder(nn.Module):
                 layers.append(
                     TemporalAttention(cout, cfg.attention_heads, cfg.attention_stride, cfg.groups)
                 )
-            layers.append(Downsample(cout, time))
+            layers.append(Downsample(cout, time, cfg.shortcuts))
         self.layers = nn.Sequential(*layers)
         self.mid = ResBlock(cin, cin, cfg.groups)
         self.norm = frame_norm(cfg.groups, cin)
         self.head = CausalConv3d(cin, 2 * cfg.latent_channels)
         with torch.no_grad():  # start almost deterministic: log-variance -6 (std 0.05)
             self.head.conv.bias[cfg.latent_channels :].fill_(-6.0)
+        # DC-AE's head shortcut: the mean gets the top features averaged in channel groups
+        self.shortcut_groups = (
+            cin // cfg.latent_channels if cfg.shortcuts and cin % cfg.latent_channels == 0 else 0
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.mid(self.layers(self.stem(x)))
-        return self.head(F.silu(_framewise(self.norm, h)))  # (B, 2 * latent, T', H', W')
+        out = self.head(F.silu(_framewise(self.norm, h)))  # (B, 2 * latent, T', H', W')
+        if self.shortcut_groups:
+            b, c, t, hh, ww = h.shape
+            averaged = h.reshape(b, c // self.shortcut_groups, self.shortcut_groups, t, hh, ww)
+            mean, logvar = out.chunk(2, dim=1)
+            out = torch.cat([mean + averaged.mean(dim=2), logvar], dim=1)
+        return out
 
 
 class Decoder(nn.Module):
@@ -180,7 +202,7 @@ class Decoder(nn.Module):
         levels = list(zip(cfg.channels, cfg.temporal_levels(), strict=True))
         for level in reversed(range(cfg.levels)):
             cout, time = levels[level]
-            layers.append(Upsample(cin, time))
+            layers.append(Upsample(cin, time, cfg.shortcuts))
             for _ in range(cfg.blocks_per_level):
                 layers.append(ResBlock(cin, cout, cfg.groups))
                 cin = cout
@@ -191,9 +213,16 @@ class Decoder(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.norm = frame_norm(cfg.groups, cin)
         self.head = CausalConv3d(cin, cfg.in_channels)
+        # DC-AE's stem shortcut: each latent channel repeated into a group of features
+        self.shortcut_repeats = (
+            top // cfg.latent_channels if cfg.shortcuts and top % cfg.latent_channels == 0 else 0
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.layers(self.mid(self.stem(z)))
+        h = self.stem(z)
+        if self.shortcut_repeats:
+            h = h + z.repeat_interleave(self.shortcut_repeats, dim=1)
+        h = self.layers(self.mid(h))
         return self.head(F.silu(_framewise(self.norm, h)))
 
 
