@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aiprod.nn.vae import Downsample, Upsample, VAEConfig, VideoVAE
+from aiprod.nn.vae import Downsample, Upsample, VAEConfig, VideoVAE, _framewise
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import ObjectSpec, SceneSpec
 from aiprod.train.metrics import psnr
@@ -162,3 +162,23 @@ def test_shortcuts_carry_each_cells_mean_past_the_convolutions():
     )
     plain = Downsample(3, time=True)
     assert not torch.allclose(plain(video), small)
+
+
+@pytest.mark.quick
+def test_latent_shortcuts_average_into_the_mean_and_repeat_back():
+    """The encoder's mean adds its top features averaged in channel groups (the log-variance
+    does not); the decoder's first features add each latent channel repeated."""
+    vae = VideoVAE(tiny(channels=(8, 16)))  # 16 top channels, 4 latent channels: groups of 4
+    encoder, decoder = vae.encoder, vae.decoder
+    for conv in (encoder.head.conv, decoder.stem.conv):
+        torch.nn.init.zeros_(conv.weight)
+        torch.nn.init.zeros_(conv.bias)
+    video = torch.rand(1, 3, 5, 8, 8) * 2 - 1
+    top = encoder.mid(encoder.layers(encoder.stem(video)))
+    mean, logvar = encoder(video).chunk(2, dim=1)
+    torch.testing.assert_close(mean, top.reshape(1, 4, 4, *top.shape[2:]).mean(dim=2))
+    assert logvar.eq(0).all()
+    latent = torch.randn(1, 4, 2, 2, 2)
+    features = decoder.layers(decoder.mid(latent.repeat_interleave(4, dim=1)))
+    expected = decoder.head(torch.nn.functional.silu(_framewise(decoder.norm, features)))
+    torch.testing.assert_close(decoder(latent), expected)
