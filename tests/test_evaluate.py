@@ -150,7 +150,7 @@ def test_read_back_ceiling_reads_the_evaluation_scenes_rendered_and_through_the_
     are scored the same way, on the same scenes."""
     from tiny_models import save_tiny_pipeline
 
-    from aiprod.evaluate.stage import read_back_ceiling
+    from aiprod.evaluate.adherence import read_back_ceiling
     from aiprod.generate import VideoGenerator
 
     model, _ = save_tiny_pipeline(tmp_path)
@@ -170,7 +170,7 @@ def test_adherence_summary_gives_the_chance_of_each_language_score():
     4 of 32 directions (exactly chance) can."""
     import pandas as pd
 
-    from aiprod.evaluate.stage import adherence_summary
+    from aiprod.evaluate.adherence import adherence_summary
 
     rows = [
         {
