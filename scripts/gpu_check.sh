@@ -4,7 +4,9 @@
 # steps a stage; then the backbone benchmark. Prints samples/s, peak GPU memory, TFLOP/s, MFU.
 #
 #   scripts/gpu_check.sh             # STEPS=200 a stage, on cuda
-#   DEVICE=cpu STEPS=2 scripts/gpu_check.sh   # the plumbing, on a machine without a GPU
+#   DEVICE=cpu STEPS=2 SIZE=32 PRECISIONS=bf16 scripts/gpu_check.sh   # the plumbing, no GPU
+#     (~6 min on 2 cores once curated; at 128 px the small VAE takes ~100 s a bf16 step there,
+#     and CPU fp16 convolutions ~430 s a step even at 32 px)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,6 +14,7 @@ steps=${STEPS:-200}
 device=${DEVICE:-cuda}
 work=${WORK:-$root/.gpu_check}
 precisions=${PRECISIONS:-bf16 fp16}
+size=${SIZE:-128}
 export PREFECT_HOME=$root/.prefect PREFECT_SERVER_ANALYTICS_ENABLED=false HF_HUB_OFFLINE=1
 [ -x .venv/bin/aiprod ] || make setup >/dev/null
 py=.venv/bin/python
@@ -31,8 +34,8 @@ if [ ! -f "$work/data/shards/phase5/index.parquet" ]; then
 fi
 for precision in $precisions; do
   params=$work/$precision.yaml
-  "$py" scripts/gpu_check_params.py "$work" "$precision" "$steps" "$device" >"$params"
-  echo "training half, preset small, $precision, $steps steps a stage, on $device:"
+  "$py" scripts/gpu_check_params.py "$work" "$precision" "$steps" "$device" "$size" >"$params"
+  echo "training half, preset small at ${size} px, $precision, $steps steps a stage, on $device:"
   stage train_vae --params "$params"
   stage encode --params "$params"
   for k in 1 2 3 4 5; do

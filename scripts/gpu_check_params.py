@@ -1,7 +1,8 @@
 """Write the params of the GPU check: the project's params.yaml with every path under one work
-folder, the `small` preset at 128 px, a precision, a device and a step budget per stage.
+folder, the `small` preset at 128 px (or SIZE), a precision, a device and a step budget per
+stage.
 
-    python scripts/gpu_check_params.py WORK PRECISION STEPS DEVICE > params.yaml
+    python scripts/gpu_check_params.py WORK PRECISION STEPS DEVICE [SIZE] > params.yaml
 """
 
 from __future__ import annotations
@@ -43,17 +44,18 @@ def redirect(data: dict, work: Path, data_dir: Path) -> None:
 
 def main() -> None:
     work, precision, steps, device = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    size = int(sys.argv[5]) if len(sys.argv) > 5 else 128  # 32 makes the CPU plumbing run quick
     data = yaml.safe_load((ROOT / "params.yaml").read_text())
     redirect(data, work / precision, work / "data")
     data["model"]["preset"] = "small"
     data["runtime"].update(device=device, precision=precision, num_workers=2)
-    data["train_vae"].update(size=128, steps=steps, warmup=20, checkpoint_every=steps)
+    data["train_vae"].update(size=size, steps=steps, warmup=20, checkpoint_every=steps)
     data["train"]["checkpoint_every"] = steps
     for k in range(1, 6):
         data["train"][f"phase{k}"] = {
-            **data["train"][f"phase{k}"], "size": 128, "steps": steps, "warmup": 20,
+            **data["train"][f"phase{k}"], "size": size, "steps": steps, "warmup": 20,
         }  # fmt: skip
-    data["finetune"]["train"] = {**data["finetune"]["train"], "size": 128}
+    data["finetune"]["train"] = {**data["finetune"]["train"], "size": size}
     yaml.safe_dump(data, sys.stdout, sort_keys=False, allow_unicode=True)
 
 
