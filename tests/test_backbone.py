@@ -185,3 +185,29 @@ def test_timestep_mean_moves_training_towards_noise():
     assert abs(float(centred.median()) - 0.5) < 0.03
     assert abs(float(noisy.median()) - torch.sigmoid(torch.tensor(1.0)).item()) < 0.03
     assert bool((noisy > centred).all())  # the same normal draws, shifted: every t grows
+
+
+@pytest.mark.quick
+def test_motion_weighted_loss_counts_the_moving_cells_more():
+    from aiprod.nn.rectified_flow import motion_weights
+
+    flow = torch.zeros(2, 2, 2, 4, 4)
+    flow[0, 0, :, 1, 2] = 3.0  # window 0: one cell moves; window 1 is still
+    weights = motion_weights(flow, (3, 4, 4), strength=4.0)
+    assert weights.shape == (2, 1, 3, 4, 4)
+    assert weights[0, 0, :, 1, 2].tolist() == [5.0, 5.0, 5.0]
+    assert weights[0, 0, :, 0, 0].tolist() == [1.0, 1.0, 1.0]
+    assert torch.equal(weights[1], torch.ones(1, 3, 4, 4))
+
+    still_model = lambda x, *args: torch.zeros_like(x)  # noqa: E731 (predicts v = 0)
+    latents = torch.zeros(2, 4, 3, 4, 4)
+    noise = torch.zeros_like(latents)
+    noise[:, :, :, 1, 2] = 1.0  # the error sits where window 0 moves
+    data = Batch(latents, torch.zeros(2, 1, 8), torch.ones(2, 1, dtype=torch.bool), flow)
+    t = torch.tensor([0.5, 0.5])
+    plain = per_sample_loss(still_model, data, t, noise)
+    weighted = per_sample_loss(still_model, data, t, noise, motion_weight=4.0)
+    cells = 3 * 4 * 4
+    torch.testing.assert_close(plain, torch.full((2,), 3 / cells))
+    torch.testing.assert_close(weighted[0], torch.tensor(4 * 3 * 5 / (4 * (cells + 3 * 4))))
+    torch.testing.assert_close(weighted[1], plain[1])  # a still window: the plain mean

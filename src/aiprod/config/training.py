@@ -70,6 +70,14 @@ class PhaseTrainConfig(_Section):
         default=False,
         description="also read the earlier phases' shards: a growing pool, against forgetting",
     )
+    motion_weight: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="extra loss weight on the latent cells that move (by the window's flow, "
+        "relative to its fastest cell): 0 = plain MSE; a small moving subject otherwise "
+        "counts for a few cells of the loss",
+    )
 
 
 class TrainConfig(_Section):

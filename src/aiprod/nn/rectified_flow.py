@@ -35,6 +35,18 @@ class Batch:
     flow: torch.Tensor | None = None  # (B, 2, P, h, w)
 
 
+def motion_weights(flow: torch.Tensor, grid: tuple[int, int, int], strength: float) -> torch.Tensor:
+    """(B, 1, T, H, W) loss weights 1 + strength * (motion / the window's fastest motion).
+
+    `flow` (B, 2, P, h, w) is the window's flow at the latent grid (P = T - 1 steps), its
+    magnitude resized onto all T latent frames. A still window weighs every cell alike.
+    """
+    magnitude = flow.float().norm(dim=1, keepdim=True)
+    magnitude = F.interpolate(magnitude, size=grid, mode="trilinear", align_corners=False)
+    peak = magnitude.amax(dim=(2, 3, 4), keepdim=True).clamp_min(1e-6)
+    return 1.0 + strength * magnitude / peak
+
+
 def per_sample_loss(
     model: HybridBackbone,
     batch: Batch,
@@ -42,15 +54,22 @@ def per_sample_loss(
     noise: torch.Tensor,
     drop_text: torch.Tensor | None = None,
     drop_flow: torch.Tensor | None = None,
+    motion_weight: float = 0.0,
 ) -> torch.Tensor:
-    """Velocity MSE of each sample at given timesteps and noise: (B,). Also used for mining."""
+    """Velocity MSE of each sample at given timesteps and noise: (B,). Also used for mining.
+
+    With `motion_weight` > 0 (and flow in the batch) a weighted mean, so that where the
+    subject moves (where a prompt's direction shows) counts more than the still background.
+    """
     x0 = batch.latents
     tt = t.view(-1, 1, 1, 1, 1).to(x0.dtype)
     noisy = (1 - tt) * x0 + tt * noise
     velocity = model(noisy, t, batch.text, batch.text_mask, batch.flow, drop_text, drop_flow)
-    return F.mse_loss(velocity.float(), (noise - x0).float(), reduction="none").mean(
-        dim=(1, 2, 3, 4)
-    )
+    error = F.mse_loss(velocity.float(), (noise - x0).float(), reduction="none")
+    if motion_weight == 0.0 or batch.flow is None:
+        return error.mean(dim=(1, 2, 3, 4))
+    weight = motion_weights(batch.flow, tuple(x0.shape[2:]), motion_weight).expand_as(error)
+    return (error * weight).sum(dim=(1, 2, 3, 4)) / weight.sum(dim=(1, 2, 3, 4))
 
 
 @dataclass

@@ -85,7 +85,7 @@ def finetune_stage(config: AiprodConfig, runtime: Runtime) -> dict:
     out_dir = Path(cfg.out_dir)
     result = train(
         model,
-        t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, seed=0),
+        t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, 0, t.motion_weight),
         data,
         loop,
         out_dir / "run",

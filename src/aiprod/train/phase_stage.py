@@ -181,7 +181,9 @@ def train_phase_stage(
     with metrics(state is not None) as log_metric:
         result = train(
             model,
-            t2v_loss(cfg.text_dropout, cfg.flow_dropout, cfg.timestep_mean, seed),
+            t2v_loss(
+                cfg.text_dropout, cfg.flow_dropout, cfg.timestep_mean, seed, cfg.motion_weight
+            ),
             data,
             loop,
             out_dir,

@@ -87,11 +87,12 @@ class TextToVideo(nn.Module):
         flow: torch.Tensor | None,
         draw: TrainingDraw,
         frozen: object = None,
+        motion_weight: float = 0.0,
     ) -> torch.Tensor:
         """Per-sample velocity loss for one training draw: (B,)."""
         batch = self.batch(latents, captions, flow, frozen)
         return per_sample_loss(
-            self.backbone, batch, draw.t, draw.noise, draw.drop_text, draw.drop_flow
+            self.backbone, batch, draw.t, draw.noise, draw.drop_text, draw.drop_flow, motion_weight
         )
 
 
@@ -122,7 +123,11 @@ def load_model(path: str | Path) -> tuple[TextToVideo, dict]:
 
 
 def t2v_loss(  # noqa: ANN201 (a loss_fn factory)
-    text_dropout: float, flow_dropout: float, timestep_mean: float, seed: int
+    text_dropout: float,
+    flow_dropout: float,
+    timestep_mean: float,
+    seed: int,
+    motion_weight: float = 0.0,
 ):
     """The loop's loss of a LatentBatch: timesteps, noise and dropout drawn per window from
     its ordinal."""
@@ -137,7 +142,9 @@ def t2v_loss(  # noqa: ANN201 (a loss_fn factory)
             timestep_mean,
             batch.latents.device,
         )
-        return model(batch.latents, batch.texts, batch.flow, draw, batch.frozen).mean()
+        return model(
+            batch.latents, batch.texts, batch.flow, draw, batch.frozen, motion_weight
+        ).mean()
 
     return loss_fn
 
