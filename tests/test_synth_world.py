@@ -94,3 +94,25 @@ def test_corpus_is_deterministic_from_the_seed(small_config, tmp_path):
     second = render_video(small_config.synth, plans[-1], tmp_path / "b")
     assert sha256_file(first) == sha256_file(second)
     assert first.with_suffix(".json").read_text() == second.with_suffix(".json").read_text()
+
+
+def test_level_weights_set_each_levels_share_of_the_corpus(small_config):
+    from aiprod.synth.corpus import plan_corpus
+
+    def levels(weights) -> list[int]:
+        cfg = small_config.synth.model_copy(
+            update={"videos": 50, "multi_scene_videos": 0, "level_weights": weights}
+        )
+        return [difficulty_level(plan.scenes[0]) for plan in plan_corpus(cfg)]
+
+    assert [levels((1, 1, 1, 1)).count(k) for k in LEVELS] == [13, 13, 12, 12]
+    assert [levels((2, 1, 1, 1)).count(k) for k in LEVELS] == [20, 10, 10, 10]
+    assert set(levels((0, 0, 1, 0))) == {3}
+
+
+def test_level_weights_must_name_some_level(params):
+    from aiprod.config import ConfigError, parse_config
+
+    params["synth"]["level_weights"] = [0, 0, 0, 0]
+    with pytest.raises(ConfigError, match="synth.level_weights"):
+        parse_config(params)

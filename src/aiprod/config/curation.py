@@ -31,6 +31,18 @@ class SynthConfig(_Section):
     fps: int = Field(ge=4, le=60, description="frames per second")
     scene_seconds: SecondsRange
     crf: int = Field(ge=0, le=51, description="H.264 quality (lower is better)")
+    level_weights: tuple[int, int, int, int] = Field(
+        default=(1, 1, 1, 1),
+        description="videos of difficulty levels 1-4 in each cycle of their sum (2,1,1,1: twice "
+        "as many level-1 videos as of any other level)",
+    )
+
+    @field_validator("level_weights")
+    @classmethod
+    def _some_level(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if min(value) < 0 or sum(value) == 0:
+            raise ValueError("must be four counts >= 0, not all 0")
+        return value
 
     @field_validator("size")
     @classmethod

@@ -44,7 +44,8 @@ class VideoPlan:
 
 
 def plan_corpus(cfg: SynthConfig) -> list[VideoPlan]:
-    """All videos of the corpus; levels cycle 1-4 so every level is equally present."""
+    """All videos of the corpus; levels cycle through 1-4 in the shares of `level_weights`."""
+    cycle = [level for level, weight in zip(LEVELS, cfg.level_weights) for _ in range(weight)]
     plans = []
     total = cfg.videos + cfg.multi_scene_videos
     for index in range(total):
@@ -52,7 +53,7 @@ def plan_corpus(cfg: SynthConfig) -> list[VideoPlan]:
         count = 1 if index < cfg.videos else cfg.scenes_per_multi
         scenes: list[SceneSpec] = []
         while len(scenes) < count:
-            level = LEVELS[(index + len(scenes)) % len(LEVELS)]
+            level = cycle[(index + len(scenes)) % len(cycle)]
             scene = sample_scene(rng, level, seed=int(rng.integers(1 << 31)))
             if scenes and scene.background_colour == scenes[-1].background_colour:
                 continue  # a cut must change the picture, not only the shapes
