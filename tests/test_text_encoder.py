@@ -126,3 +126,20 @@ def test_frozen_features_stored_once_give_the_same_tokens_without_running_the_en
     assert tokens.shape == (2, features[0].shape[1], 24) and torch.equal(token_mask, features[1])
     assert fresh._loaded == []  # the frozen encoder was never loaded
     torch.testing.assert_close(fresh(texts)[0], tokens)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_camera_moves_in_captions_are_camera_terms_not_object_directions(language):
+    """"Die Kamera neigt sich nach oben" once gave the object term "nach oben" (moving_up): the
+    clips of a tilt up, whose picture moves down, then taught the up token the wrong way."""
+    from aiprod.nn.text import term_concepts
+    from aiprod.synth.captions import caption
+    from aiprod.synth.world import CAMERA_MOTIONS, ObjectSpec, SceneSpec
+
+    tokenizer, concepts = ByteTokenizer(), term_concepts()
+    for camera in CAMERA_MOTIONS[1:]:
+        still = ObjectSpec("star", "red", "large", "static", None)
+        text = caption(SceneSpec((still,), "textured", "grey", camera, "steady", False, 1), language)
+        ids = [i for i in tokenizer.encode(text) if i >= tokenizer.FIRST_TERM]
+        found = [concepts[tokenizer.terms[i - tokenizer.FIRST_TERM]] for i in ids]
+        assert found == [camera], (text, found)

@@ -8,13 +8,26 @@ from importlib import resources
 
 
 @cache
+def _data() -> dict:
+    return json.loads(resources.files("aiprod.data").joinpath("video_terms.json").read_text("utf-8"))
+
+
+@cache
 def video_terms() -> dict[str, dict[str, str]]:
-    """{term key: {language: term}} from the packaged data file."""
-    data = json.loads(
-        resources.files("aiprod.data").joinpath("video_terms.json").read_text("utf-8")
-    )
-    languages = data["languages"]
-    return {key: dict(zip(languages, forms, strict=True)) for key, forms in data["terms"].items()}
+    """{term key: {language: term}} from the packaged data file: the form tags are written in."""
+    languages = _data()["languages"]
+    return {key: dict(zip(languages, forms, strict=True)) for key, forms in _data()["terms"].items()}
+
+
+@cache
+def term_forms() -> dict[str, list[str]]:
+    """{term key: every form in every language}: the term itself and the other surface forms
+    captions write it in ("pans left", "schwenkt nach links"), each a token of that term."""
+    aliases = _data().get("aliases", {})
+    return {
+        key: [*forms.values(), *(a for by_lang in aliases.get(key, {}).values() for a in by_lang)]
+        for key, forms in video_terms().items()
+    }
 
 
 def term(key: str, language: str) -> str:

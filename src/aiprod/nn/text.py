@@ -25,20 +25,20 @@ import torch
 from torch import nn
 
 from aiprod.nn.configs import ByteTextConfig
-from aiprod.vocabulary import video_terms
+from aiprod.vocabulary import term_forms
 
 CACHE_SIZE = 100_000  # memoised texts per tokenizer
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 def term_concepts() -> dict[str, str]:
-    """Every form of every term -> its term key: "pan left" and "左パン" -> "pan_left"."""
-    return {form: key for key, forms in video_terms().items() for form in forms.values()}
+    """Every form of every term -> its term key: "pan left", "左パン" and "pans left" -> "pan_left"."""
+    return {form: key for key, forms in term_forms().items() for form in forms}
 
 
 def vocabulary_terms() -> list[str]:
     """Every term in every language, once, longest first (so longer terms win a match)."""
-    forms = {form for by_language in video_terms().values() for form in by_language.values()}
+    forms = {form for forms in term_forms().values() for form in forms}
     return sorted(forms, key=lambda f: (-len(f), f))
 
 
