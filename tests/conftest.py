@@ -29,7 +29,11 @@ def small_params(base: dict, root: Path) -> dict:
     """A small corpus under `root`: a few videos, every level, two multi-scene, broken files."""
     data = copy.deepcopy(base)
     data["synth"].update(
-        out_dir=str(root / "raw"), videos=4, multi_scene_videos=2, size=64, level_weights=[1, 1, 1, 1]
+        out_dir=str(root / "raw"),
+        videos=4,
+        multi_scene_videos=2,
+        size=64,
+        level_weights=[1, 1, 1, 1],
     )
     data["ingest"].update(
         sources=[str(root / "raw")],

@@ -130,7 +130,7 @@ def test_frozen_features_stored_once_give_the_same_tokens_without_running_the_en
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_camera_moves_in_captions_are_camera_terms_not_object_directions(language):
-    """"Die Kamera neigt sich nach oben" once gave the object term "nach oben" (moving_up): the
+    """ "Die Kamera neigt sich nach oben" once gave the object term "nach oben" (moving_up): the
     clips of a tilt up, whose picture moves down, then taught the up token the wrong way."""
     from aiprod.nn.text import term_concepts
     from aiprod.synth.captions import caption
@@ -139,7 +139,9 @@ def test_camera_moves_in_captions_are_camera_terms_not_object_directions(languag
     tokenizer, concepts = ByteTokenizer(), term_concepts()
     for camera in CAMERA_MOTIONS[1:]:
         still = ObjectSpec("star", "red", "large", "static", None)
-        text = caption(SceneSpec((still,), "textured", "grey", camera, "steady", False, 1), language)
+        text = caption(
+            SceneSpec((still,), "textured", "grey", camera, "steady", False, 1), language
+        )
         ids = [i for i in tokenizer.encode(text) if i >= tokenizer.FIRST_TERM]
         found = [concepts[tokenizer.terms[i - tokenizer.FIRST_TERM]] for i in ids]
         assert found == [camera], (text, found)

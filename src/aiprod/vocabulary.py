@@ -9,14 +9,18 @@ from importlib import resources
 
 @cache
 def _data() -> dict:
-    return json.loads(resources.files("aiprod.data").joinpath("video_terms.json").read_text("utf-8"))
+    return json.loads(
+        resources.files("aiprod.data").joinpath("video_terms.json").read_text("utf-8")
+    )
 
 
 @cache
 def video_terms() -> dict[str, dict[str, str]]:
     """{term key: {language: term}} from the packaged data file: the form tags are written in."""
     languages = _data()["languages"]
-    return {key: dict(zip(languages, forms, strict=True)) for key, forms in _data()["terms"].items()}
+    return {
+        key: dict(zip(languages, forms, strict=True)) for key, forms in _data()["terms"].items()
+    }
 
 
 @cache

@@ -32,7 +32,7 @@ CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 def term_concepts() -> dict[str, str]:
-    """Every form of every term -> its term key: "pan left", "左パン" and "pans left" -> "pan_left"."""
+    """Every form of every term -> its key: "pan left", "左パン", "pans left" -> "pan_left"."""
     return {form: key for key, forms in term_forms().items() for form in forms}
 
 

@@ -45,7 +45,11 @@ class VideoPlan:
 
 def plan_corpus(cfg: SynthConfig) -> list[VideoPlan]:
     """All videos of the corpus; levels cycle through 1-4 in the shares of `level_weights`."""
-    cycle = [level for level, weight in zip(LEVELS, cfg.level_weights) for _ in range(weight)]
+    cycle = [
+        level
+        for level, weight in zip(LEVELS, cfg.level_weights, strict=True)
+        for _ in range(weight)
+    ]
     plans = []
     total = cfg.videos + cfg.multi_scene_videos
     for index in range(total):
