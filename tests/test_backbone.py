@@ -211,3 +211,36 @@ def test_motion_weighted_loss_counts_the_moving_cells_more():
     torch.testing.assert_close(plain, torch.full((2,), 3 / cells))
     torch.testing.assert_close(weighted[0], torch.tensor(4 * 3 * 5 / (4 * (cells + 3 * 4))))
     torch.testing.assert_close(weighted[1], plain[1])  # a still window: the plain mean
+
+
+class _KnownVelocities(torch.nn.Module):
+    """A stand-in backbone whose velocity says which branch ran: 1 with no text, 3 with text,
+    7 with text and flow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, t, text, text_mask, flow, drop_text=None, drop_flow=None):
+        if drop_text is not None and bool(drop_text.all()):
+            value = 1.0
+        else:
+            value = 7.0 if flow is not None else 3.0
+        return torch.full_like(x, value)
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("cfg", [1.0, 6.0])
+@pytest.mark.parametrize("strength", [0.0, 0.5, 1.0])
+def test_sampler_weighs_the_flow_term_by_strength_alone(cfg, strength):
+    """One Euler step from t=1 to 0: x0 = noise - v, with v = v_null + cfg (v_text - v_null)
+    + s (v_flow - v_text) = 1 + cfg * 2 + s * 4, whatever the text guidance scale."""
+    shape = (2, 4, 3, 2, 2)
+    text, mask = torch.zeros(2, 1, 8), torch.ones(2, 1, dtype=torch.bool)
+    flow = torch.zeros(2, 2, 3, 2, 2)
+    out = sample(_KnownVelocities(), shape, text, mask, 1, cfg, flow, strength, seed=3)
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(3))
+    expected = 3.0 + strength * 4.0 if cfg == 1.0 else 1.0 + cfg * 2.0 + strength * 4.0
+    torch.testing.assert_close(out, noise - expected)
+    with pytest.raises(ValueError, match="guidance_strength"):
+        sample(_KnownVelocities(), shape, text, mask, 1, cfg, flow, 1.5)

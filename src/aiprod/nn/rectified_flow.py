@@ -152,11 +152,14 @@ def sample(
 ) -> torch.Tensor:
     """Euler integration from noise to latents, deterministic in `seed`.
 
-    v = v_null + cfg * (v_text - v_null), where v_text blends the flow-free and flow-guided
-    predictions by `guidance_strength` (0 skips the flow entirely).
+    v = v_null + cfg * (v_no_flow - v_null) + s * (v_flow - v_no_flow): text CFG scales only
+    the text term, and `guidance_strength` s alone weighs the flow term, so s = 1 follows the
+    flow as the flow-conditioned model predicts it (under CFG the flow term was multiplied by
+    cfg * s, 6x at s = 1 with cfg 6). s = 0 skips the flow pass entirely.
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
+    blend(torch.zeros(()), torch.zeros(()), guidance_strength)  # validates the range first
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     x = torch.randn(shape, generator=generator, device=device)
@@ -165,11 +168,14 @@ def sample(
     times = torch.linspace(1.0, 0.0, steps + 1, device=device)
     for now, nxt in zip(times[:-1], times[1:], strict=True):
         t = now.expand(b)
-        v_text = velocity(model, x, t, text, text_mask, flow, guidance_strength)
+        v_no_flow = model(x, t, text, text_mask, None)
+        v = v_no_flow
         if cfg != 1.0:
             v_null = model(x, t, text, text_mask, None, drop_text=drop)
-            v_text = v_null + cfg * (v_text - v_null)
-        x = x + (nxt - now) * v_text
+            v = v_null + cfg * (v_no_flow - v_null)
+        if flow is not None and guidance_strength > 0.0:
+            v = v + guidance_strength * (model(x, t, text, text_mask, flow) - v_no_flow)
+        x = x + (nxt - now) * v
     return x
 
 
