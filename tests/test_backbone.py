@@ -6,13 +6,13 @@ from tiny_models import tiny_backbone
 
 from aiprod.nn.backbone import BackboneConfig, HybridBackbone
 from aiprod.nn.blocks import CudnnDepthwise3d, FullDepthwise3d, SeparableDepthwise3d
+from aiprod.nn.flow_guidance import blend
 from aiprod.nn.rectified_flow import (
     Batch,
     draw_training,
     per_sample_loss,
     sample,
     training_loss,
-    velocity,
 )
 
 CFG = tiny_backbone(attention_blocks=2, conv_blocks=2, max_grid=(8, 16, 16))
@@ -114,20 +114,41 @@ def test_flow_guidance_strength_zero_and_one():
         no_flow = model(x, t, data.text, data.text_mask, None)
         with_flow = model(x, t, data.text, data.text_mask, data.flow)
         assert not torch.allclose(no_flow, with_flow)
-        assert torch.equal(
-            velocity(model, x, t, data.text, data.text_mask, data.flow, 0.0), no_flow
-        )
-        torch.testing.assert_close(
-            velocity(model, x, t, data.text, data.text_mask, data.flow, 1.0), with_flow
-        )
-        half = velocity(model, x, t, data.text, data.text_mask, data.flow, 0.5)
-        torch.testing.assert_close(half, (no_flow + with_flow) / 2)
+        assert torch.equal(blend(no_flow, with_flow, 0.0), no_flow)
+        torch.testing.assert_close(blend(no_flow, with_flow, 1.0), with_flow)
+        torch.testing.assert_close(blend(no_flow, with_flow, 0.5), (no_flow + with_flow) / 2)
         dropped = model(
             x, t, data.text, data.text_mask, data.flow, drop_flow=torch.tensor([True, True])
         )
         torch.testing.assert_close(dropped, no_flow)
     with pytest.raises(ValueError, match="guidance_strength"):
-        velocity(model, x, t, data.text, data.text_mask, data.flow, 1.5)
+        blend(no_flow, with_flow, 1.5)
+    with pytest.raises(ValueError, match="guidance_strength"):
+        sample(model, tuple(data.latents.shape), data.text, data.text_mask, 2, 1.0, None, -0.1)
+
+
+@pytest.mark.quick
+def test_sampler_reports_each_step_and_stops_when_the_callback_raises():
+    model = HybridBackbone(CFG).eval()
+    data = batch()
+    shape = tuple(data.latents.shape)
+    seen = []
+    with torch.no_grad():
+        sample(model, shape, data.text, data.text_mask, 3, 2.0, on_step=lambda *a: seen.append(a))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_two(step, steps):
+        seen.append(step)
+        if step == 2:
+            raise Stop
+
+    seen.clear()
+    with torch.no_grad(), pytest.raises(Stop):
+        sample(model, shape, data.text, data.text_mask, 5, 2.0, on_step=stop_at_two)
+    assert seen == [1, 2]
 
 
 def test_tiny_backbone_overfits_one_batch():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -80,9 +81,11 @@ class VideoGenerator:
         seed: int = 0,
         flow: torch.Tensor | None = None,
         guidance_strength: float = 0.0,
+        on_step: Callable[[int, int], None] | None = None,
     ) -> torch.Tensor:
         """(B, 3, T, H, W) videos in [-1, 1] on the CPU; `flow` is (B, 2, P, h, w) at the
-        latent grid, in the units training used."""
+        latent grid, in the units training used. `on_step(step, steps)` follows progress; an
+        exception raised in it stops sampling between steps."""
         if cfg < 0:
             raise ValueError(f"--cfg {cfg}: must be >= 0")
         if not 0.0 <= guidance_strength <= 1.0:
@@ -102,6 +105,7 @@ class VideoGenerator:
                 self.runtime.to(flow),
                 guidance_strength,
                 seed,
+                on_step,
             )
             return self.codec.decode(latents.float()).cpu()
 

@@ -37,8 +37,13 @@ class FlowEncoder(nn.Module):
         return encoded.flatten(2).transpose(1, 2)
 
 
-def blend(v_no_flow: torch.Tensor, v_flow: torch.Tensor, strength: float) -> torch.Tensor:
-    """Guidance strength 0 = ignore the flow, 1 = follow it."""
+def check_strength(strength: float) -> float:
+    """Guidance strength 0 = ignore the flow, 1 = follow it; anything else is an error."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"guidance_strength must be in [0, 1], got {strength}")
-    return v_no_flow + strength * (v_flow - v_no_flow)
+    return strength
+
+
+def blend(v_no_flow: torch.Tensor, v_flow: torch.Tensor, strength: float) -> torch.Tensor:
+    """v_no_flow + s * (v_flow - v_no_flow): s = 0 ignores the flow, s = 1 follows it."""
+    return v_no_flow + check_strength(strength) * (v_flow - v_no_flow)

@@ -6,13 +6,14 @@ integrates from t = 1 (noise) to t = 0 (data).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from aiprod.nn.backbone import HybridBackbone
-from aiprod.nn.flow_guidance import blend
+from aiprod.nn.flow_guidance import check_strength
 from aiprod.nn.seeding import sample_generator
 
 
@@ -149,6 +150,7 @@ def sample(
     flow: torch.Tensor | None = None,
     guidance_strength: float = 0.0,
     seed: int = 0,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Euler integration from noise to latents, deterministic in `seed`.
 
@@ -156,17 +158,20 @@ def sample(
     the text term, and `guidance_strength` s alone weighs the flow term, so s = 1 follows the
     flow as the flow-conditioned model predicts it (under CFG the flow term was multiplied by
     cfg * s, 6x at s = 1 with cfg 6). s = 0 skips the flow pass entirely.
+
+    `on_step(step, steps)` runs after each step: progress reports, and an exception raised
+    there stops sampling between steps (how a served job is cancelled).
     """
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
-    blend(torch.zeros(()), torch.zeros(()), guidance_strength)  # validates the range first
+    check_strength(guidance_strength)
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     x = torch.randn(shape, generator=generator, device=device)
     b = shape[0]
     drop = torch.ones(b, dtype=torch.bool, device=device)
     times = torch.linspace(1.0, 0.0, steps + 1, device=device)
-    for now, nxt in zip(times[:-1], times[1:], strict=True):
+    for step, (now, nxt) in enumerate(zip(times[:-1], times[1:], strict=True), start=1):
         t = now.expand(b)
         v_no_flow = model(x, t, text, text_mask, None)
         v = v_no_flow
@@ -176,21 +181,6 @@ def sample(
         if flow is not None and guidance_strength > 0.0:
             v = v + guidance_strength * (model(x, t, text, text_mask, flow) - v_no_flow)
         x = x + (nxt - now) * v
+        if on_step is not None:
+            on_step(step, steps)
     return x
-
-
-def velocity(
-    model: HybridBackbone,
-    x: torch.Tensor,
-    t: torch.Tensor,
-    text: torch.Tensor,
-    text_mask: torch.Tensor,
-    flow: torch.Tensor | None,
-    strength: float,
-) -> torch.Tensor:
-    """The text-conditioned velocity with the flow blended in at `strength`."""
-    v_no_flow = model(x, t, text, text_mask, None)
-    if flow is None or strength == 0.0:
-        blend(v_no_flow, v_no_flow, strength)  # validates the range
-        return v_no_flow
-    return blend(v_no_flow, model(x, t, text, text_mask, flow), strength)
