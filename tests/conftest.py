@@ -134,3 +134,27 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL for the service's tests (see serve_support.Postgres)."""
+    from serve_support import Postgres
+
+    server = Postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres) -> str:
+    """This session's own database, migrated to head."""
+    return postgres.create_database()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random text-to-video checkpoint (and its VAE beside it)."""
+    from tiny_models import save_tiny_pipeline
+
+    return save_tiny_pipeline(tmp_path_factory.mktemp("tiny_t2v"))[0]

@@ -21,8 +21,19 @@ STAGES = {
     "evaluate": "FVD, flow agreement, prompt adherence, VAE metrics, gallery",
     "finetune": "LoRA adapters on a pretrained checkpoint (not part of dvc repro)",
     "generate": "a prompt in any of 9 languages to an mp4 (see `aiprod generate --help`)",
+    "db": "the generation service's schema: `aiprod db upgrade` (AIPROD_DATABASE_URL)",
+    "keys": "API keys of the service: create (shown once), list, revoke",
+    "serve": "the REST API for generation jobs (FastAPI on uvicorn)",
+    "worker": "a worker that runs the service's queued jobs",
 }
-MODULES = {"generate": "aiprod.generate"}  # commands that are not DAG stages
+# commands that are not DAG stages: module, or module:function taking argv
+MODULES = {
+    "generate": "aiprod.generate",
+    "db": "aiprod.serve.commands:db_main",
+    "keys": "aiprod.serve.commands:keys_main",
+    "serve": "aiprod.serve.commands:serve_main",
+    "worker": "aiprod.serve.commands:worker_main",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     if argv[0] not in STAGES:
         parser.error(f"unknown stage {argv[0]!r}; choose from {', '.join(STAGES)}")
-    module = importlib.import_module(MODULES.get(argv[0], f"flows.{argv[0]}"))
-    return module.main(argv[1:])
+    module, _, function = MODULES.get(argv[0], f"flows.{argv[0]}").partition(":")
+    return getattr(importlib.import_module(module), function or "main")(argv[1:])
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from aiprod.config.curation import (
     ThresholdConfig,
 )
 from aiprod.config.runtime import RuntimeConfig
+from aiprod.config.serve import ServeConfig
 from aiprod.config.training import (
     ClassifierConfig,
     EncodeConfig,
@@ -57,6 +58,7 @@ __all__ = [
     "RuntimeConfig",
     "SceneDetectConfig",
     "ScoreConfig",
+    "ServeConfig",
     "ShardConfig",
     "SynthConfig",
     "TagConfig",
@@ -89,6 +91,7 @@ class AiprodConfig(_Section):
     classifier: ClassifierConfig
     evaluate: EvaluateConfig
     finetune: FinetuneConfig
+    serve: ServeConfig = ServeConfig()
 
 
 def _format_errors(error: ValidationError, source: str) -> str:
