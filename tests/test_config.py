@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from aiprod.config import ConfigError, load_config, parse_config
@@ -106,3 +108,33 @@ def test_runtime_choices_are_validated_by_key(params):
     assert "runtime.device: must be auto, cpu, cuda or cuda:N, got 'gpu0'" in message
     assert "runtime.precision:" in message
     assert "runtime.launcher: must be python or torchrun [options]" in message
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"default_model": "phase9"}, "default_model: 'phase9' is not one of models"),
+        ({"heartbeat_seconds": 20, "lease_seconds": 30}, "heartbeat_seconds: 20.0 must be at most"),
+        ({"models": {"Bad Name": "x.pt"}, "default_model": "Bad Name"}, "serve.models"),
+        ({"queue_cap": 0}, "serve.queue_cap"),
+        ({"limits": {"max_upload_mb": 0}}, "serve.limits.max_upload_mb"),
+        ({"database_url": "postgresql://x"}, "serve.database_url: unknown key"),
+    ],
+)
+def test_serve_settings_are_validated_by_key(params, change, message):
+    params["serve"] = {**params["serve"], **change}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(params)
+
+
+@pytest.mark.quick
+def test_the_database_url_comes_from_the_environment_only():
+    from aiprod.config.serve import database_url
+
+    with pytest.raises(ConfigError, match="AIPROD_DATABASE_URL is not set"):
+        database_url({})
+    with pytest.raises(ConfigError, match="must be a postgresql:// URL"):
+        database_url({"AIPROD_DATABASE_URL": "sqlite:///x.db"})
+    url = database_url({"AIPROD_DATABASE_URL": "postgresql://u@127.0.0.1/db"})
+    assert url == "postgresql+psycopg://u@127.0.0.1/db"

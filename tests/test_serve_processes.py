@@ -177,3 +177,27 @@ def test_a_job_whose_workers_keep_dying_fails_with_the_reason(database_url, engi
     with sessions(engine).begin() as s:  # the dead worker's late writes change nothing
         assert not queue.succeed(s, job.id, "ghost2", "/tmp/x.mp4")
         assert queue.report_step(s, job.id, "ghost2", 1, 2) is None
+
+
+def test_db_upgrade_from_several_processes_at_once_applies_each_migration_once(postgres):
+    import subprocess
+
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(postgres.admin_url, isolation_level="AUTOCOMMIT")
+    name = f"aiprod_upgrade_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = postgres.admin_url.rsplit("/", 1)[0] + f"/{name}"
+    runs = [aiprod("db", "upgrade", url=url, stdout=subprocess.PIPE) for _ in range(3)]
+    assert [run.wait(120) for run in runs] == [0, 0, 0]
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        tables = connection.scalars(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        ).all()
+    assert tables == ["alembic_version", "api_keys", "jobs", "rate_windows", "uploads"]
+    engine.dispose()
+    missing = aiprod("db", "upgrade", url="", stderr=subprocess.PIPE, text=True)
+    assert missing.wait(60) == 2 and "AIPROD_DATABASE_URL is not set" in missing.stderr.read()
