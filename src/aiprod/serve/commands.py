@@ -63,19 +63,20 @@ def keys_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         engine = make_engine(database_url(), pool_size=1)
+        lines = []
         with sessions(engine).begin() as session:
             if args.action == "create":
                 key, token = create_key(session, args.name, parse_scopes(args.scopes))
-                print(f"{token}\n(prefix {key.prefix}; shown once: store it now)")  # noqa: T201
+                lines = [token, f"(prefix {key.prefix}; shown once: store it now)"]
             elif args.action == "list":
                 for key in list_keys(session):
                     state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "live"
-                    line = f"{key.prefix}  {key.name}  {','.join(key.scopes)}  {state}"
-                    print(line)  # noqa: T201
+                    lines.append(f"{key.prefix}  {key.name}  {','.join(key.scopes)}  {state}")
             elif not revoke_key(session, args.prefix):
                 raise ValueError(f"no live key with prefix {args.prefix!r}")
     except (ConfigError, ValueError) as error:
         return _fail(error)
+    print("\n".join(lines))  # noqa: T201 (after the commit: a closed pipe cannot undo the key)
     return 0
 
 
