@@ -41,6 +41,7 @@ class Postgres:
 
     def __init__(self) -> None:
         self.dir: str | None = None
+        self.databases: list[str] = []
         self.admin_url = os.environ.get("AIPROD_TEST_DATABASE_URL", "")
         if not self.admin_url:
             self.dir = tempfile.mkdtemp(prefix="aiprod-pg-")
@@ -58,11 +59,18 @@ class Postgres:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
+        self.databases.append(name)
         url = self.admin_url.rsplit("/", 1)[0] + f"/{name}"
         upgrade(url)
         return url
 
     def stop(self) -> None:
+        """Drop the databases this process made; stop the cluster if it started one."""
+        admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for name in self.databases:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
         if self.dir:
             subprocess.run([str(PG_SCRIPT), "stop", self.dir], check=False)
             shutil.rmtree(self.dir, ignore_errors=True)

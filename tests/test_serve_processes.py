@@ -105,17 +105,23 @@ def test_a_worker_killed_mid_job_loses_it_to_another_that_finishes_it_once(
     params = params_file(tmp_path, serve)
     only_runnable(engine, None)  # these workers must take this test's job
     token = new_key(database_url)
-    logs = {n: (tmp_path / f"{n}.log").open("wb") for n in ("a", "b")}
-    victim = aiprod(
-        "worker",
-        "--params",
-        str(params),
-        "--name",
-        "victim",
-        url=database_url,
-        stdout=logs["a"],
-        stderr=logs["a"],
-    )
+
+    def worker(name):
+        log = (tmp_path / f"{name}.log").open("wb")
+        process = aiprod(
+            "worker",
+            "--params",
+            str(params),
+            "--name",
+            name,
+            url=database_url,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        return process
+
+    victim = worker("victim")
     api = TestClient(create_app(service_from(serve, engine)))
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())}
     job = api.post("/v1/jobs", json={**BODY, "steps": 300}, headers=headers).json()
@@ -128,16 +134,7 @@ def test_a_worker_killed_mid_job_loses_it_to_another_that_finishes_it_once(
     assert running.lease_owner == "victim" and running.attempts == 1
     victim.send_signal(signal.SIGKILL)
     victim.wait(30)
-    rescuer = aiprod(
-        "worker",
-        "--params",
-        str(params),
-        "--name",
-        "rescuer",
-        url=database_url,
-        stdout=logs["b"],
-        stderr=logs["b"],
-    )
+    rescuer = worker("rescuer")
     try:
         final = wait_for(lambda: (j := progress()).state in ("succeeded", "failed") and j, 180)
     finally:
@@ -188,6 +185,7 @@ def test_db_upgrade_from_several_processes_at_once_applies_each_migration_once(p
     name = f"aiprod_upgrade_{uuid.uuid4().hex[:8]}"
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
+    postgres.databases.append(name)  # dropped at the end of the session
     url = postgres.admin_url.rsplit("/", 1)[0] + f"/{name}"
     runs = [aiprod("db", "upgrade", url=url, stdout=subprocess.PIPE) for _ in range(3)]
     assert [run.wait(120) for run in runs] == [0, 0, 0]

@@ -4,7 +4,6 @@ Routes are thin: parse and check the request, call `queue` in one transaction, s
 answer. Every refused request is refused before anything is written.
 """
 
-
 import asyncio
 import uuid
 from collections.abc import AsyncIterator

@@ -5,7 +5,6 @@ with Retry-After. The request is counted in its own short transaction, so the co
 whatever the route does next.
 """
 
-
 from collections.abc import Callable
 from typing import Annotated
 

@@ -25,6 +25,12 @@ def _created() -> sa.Column:
     )
 
 
+def _key_id(**options: object) -> sa.Column:
+    """The owning API key; its rows go with it."""
+    fk = sa.ForeignKey("api_keys.id", ondelete="CASCADE")
+    return sa.Column("key_id", sa.BigInteger, fk, **options)
+
+
 def upgrade() -> None:
     op.create_table(
         "api_keys",
@@ -38,25 +44,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "rate_windows",
-        sa.Column(
-            "key_id",
-            sa.BigInteger,
-            sa.ForeignKey("api_keys.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        _key_id(primary_key=True),
         sa.Column("window_start", sa.DateTime(timezone=True), primary_key=True),
         sa.Column("count", sa.Integer, nullable=False),
     )
     op.create_table(
         "uploads",
         sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
-        sa.Column(
-            "key_id",
-            sa.BigInteger,
-            sa.ForeignKey("api_keys.id", ondelete="CASCADE"),
-            nullable=False,
-            index=True,
-        ),
+        _key_id(nullable=False, index=True),
         sa.Column("filename", sa.String(255), nullable=False),
         sa.Column("path", sa.Text, nullable=False),
         sa.Column("bytes", sa.BigInteger, nullable=False),
@@ -67,12 +62,7 @@ def upgrade() -> None:
     op.create_table(
         "jobs",
         sa.Column("id", postgresql.UUID(as_uuid=True), primary_key=True),
-        sa.Column(
-            "key_id",
-            sa.BigInteger,
-            sa.ForeignKey("api_keys.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        _key_id(nullable=False),
         sa.Column("idempotency_key", sa.String(255), nullable=False),
         sa.Column("request_sha256", sa.String(64), nullable=False),
         sa.Column("request", postgresql.JSONB, nullable=False),
