@@ -123,3 +123,42 @@ def test_judge_lists_every_reason(params):
     assert judged.loc["y", "keep"] and not judged.loc["x", "keep"]
     for word in ("blurry", "too dark", "clipped exposure", "too shaky"):
         assert word in judged.loc["x", "reasons"]
+
+
+def brute_force_duplicates(ids, hashes, max_distance):
+    """The definition, pair by pair: what the multi-index must reproduce."""
+    found = {}
+    for j in range(len(ids)):
+        for i in range(j):
+            if ids[i] in found or len(hashes[i]) != len(hashes[j]):
+                continue
+            if all(
+                hamming(a, b) <= max_distance for a, b in zip(hashes[i], hashes[j], strict=True)
+            ):
+                found[ids[j]] = ids[i]
+                break
+    return found
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("max_distance", [0, 3, 6, 12])
+def test_multi_index_duplicate_search_equals_the_pairwise_definition(max_distance):
+    rng = np.random.default_rng(max_distance)
+    hashes = []
+    for n in range(600):
+        if hashes and rng.random() < 0.4:  # a near copy of an earlier clip: flip a few bits
+            base = hashes[rng.integers(len(hashes))]
+            flips = rng.integers(0, max_distance + 3)
+            copy = []
+            for h in base:
+                for bit in rng.choice(64, size=flips, replace=False):
+                    h ^= 1 << int(bit)
+                copy.append(h)
+            hashes.append(copy)
+        else:
+            k = 3 if n % 50 else 2  # a few clips with another count of key frames
+            hashes.append([int(x) for x in rng.integers(0, 2**63, size=k, dtype=np.int64)])
+    ids = [f"c{n:04d}" for n in range(len(hashes))]
+    expected = brute_force_duplicates(ids, hashes, max_distance)
+    assert len(expected) > 50
+    assert find_duplicates(ids, hashes, max_distance) == expected
