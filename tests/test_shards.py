@@ -77,3 +77,54 @@ def test_loader_yields_tensors_split_by_node_and_worker(samples, tmp_path):
     assert sample["video"].shape == (8, 3, 24, 32) and sample["video"].dtype == torch.float32
     assert -1.0 <= float(sample["video"].min()) and float(sample["video"].max()) <= 1.0
     assert sample["flow"].shape == (7, 2, 6, 8) and sample["captions"]["en"] == "clip 0"
+
+
+@pytest.mark.quick
+def test_samples_are_built_one_at_a_time_not_a_whole_phase_in_memory(tmp_path, monkeypatch):
+    import json as json_module
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    import pandas as pd
+
+    from aiprod.shards.samples import CLIP, LINEAGE, SCORES, build_samples
+
+    ids = [f"c{n}" for n in range(5)]
+    for clip_id in ids:
+        (tmp_path / f"{clip_id}.mp4").write_bytes(clip_id.encode() * 10)
+        np.save(tmp_path / f"{clip_id}.npy", np.zeros((2, 2, 4, 4), np.float16))
+    manifest = pd.DataFrame(
+        [
+            {"clip_id": i, "path": str(tmp_path / f"{i}.mp4"), **dict.fromkeys(LINEAGE + CLIP, 1)}
+            for i in ids
+        ]
+    )
+    scores = pd.DataFrame(
+        [
+            {"clip_id": i, "flow_path": str(tmp_path / f"{i}.npy"), **dict.fromkeys(SCORES, 0.5)}
+            for i in ids
+        ]
+    )
+    captions = pd.DataFrame(
+        [
+            {
+                "clip_id": i,
+                "captions": json_module.dumps({"en": i}),
+                "tags": "a,b",
+                "tags_i18n": "{}",
+            }
+            for i in ids
+        ]
+    )
+    members = pd.DataFrame(
+        {"clip_id": ids[::-1], "phase": 2, "role": "difficulty", "difficulty": 0.1, "quality": 0.2}
+    )
+    reads = []
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or original(self))
+    samples = build_samples(members, manifest, scores, captions)
+    assert isinstance(samples, Iterator) and reads == []
+    first = next(samples)
+    assert reads == ["c4.mp4"] and first.mp4 == b"c4" * 10
+    assert first.meta["captions"] == {"en": "c4"} and first.meta["tags"]["keys"] == ["a", "b"]
+    assert [s.key for s in samples] == ["c3", "c2", "c1", "c0"]

@@ -103,7 +103,8 @@ def carried_within_budget(
     kept: pd.DataFrame, ids: list[str], phase: int, budget_hours: float
 ) -> pd.DataFrame:
     """The hardest examples (in the order given) that fit the carry budget."""
-    picked = kept.set_index("clip_id").reindex([i for i in ids if i in set(kept["clip_id"])])
+    known = set(kept["clip_id"])  # once, not once per id
+    picked = kept.set_index("clip_id").reindex([i for i in ids if i in known])
     within = (picked["duration"] / 3600).cumsum() <= budget_hours + 1e-12
     return picked[within].reset_index().assign(phase=phase, role="carried")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,39 +40,39 @@ def _plain(value: object) -> object:
 
 def build_samples(
     members: pd.DataFrame, manifest: pd.DataFrame, scores: pd.DataFrame, captions: pd.DataFrame
-) -> list[Sample]:
-    """One Sample per member: clip bytes, metadata JSON, and the stored low-res flow."""
-    clips = manifest.set_index("clip_id")
-    score = scores.set_index("clip_id")
-    text = captions.set_index("clip_id")
-    samples = []
+) -> Iterator[Sample]:
+    """One Sample per member: clip bytes, metadata JSON, and the stored low-res flow.
+
+    A generator: one clip's bytes are in memory at a time, however large the phase. The
+    tables are indexed once (rows as dicts), so each member costs the same at any size.
+    """
+    clips = manifest.set_index("clip_id", drop=False).to_dict("index")
+    score = scores.set_index("clip_id", drop=False).to_dict("index")
+    text = captions.set_index("clip_id", drop=False).to_dict("index")
     for member in members.itertuples(index=False):
-        clip, measured, caption = (
-            clips.loc[member.clip_id],
-            score.loc[member.clip_id],
-            text.loc[member.clip_id],
+        clip, measured = clips[member.clip_id], score[member.clip_id]
+        yield Sample(
+            key=member.clip_id,
+            mp4=Path(clip["path"]).read_bytes(),
+            meta=sample_meta(member, clip, measured, text[member.clip_id]),
+            flow=np.load(measured["flow_path"]),
         )
-        meta = {
-            "clip_id": member.clip_id,
-            "phase": int(member.phase),
-            "role": member.role,
-            "difficulty": round(float(member.difficulty), 5),
-            "quality": round(float(member.quality), 5),
-            "captions": json.loads(caption["captions"]),
-            "tags": {
-                "keys": caption["tags"].split(",") if caption["tags"] else [],
-                "terms": json.loads(caption["tags_i18n"]),
-            },
-            "scores": {k: _plain(measured[k]) for k in SCORES},
-            "lineage": {k: _plain(clip[k]) for k in LINEAGE},
-            "clip": {k: _plain(clip[k]) for k in CLIP},
-        }
-        samples.append(
-            Sample(
-                key=member.clip_id,
-                mp4=Path(clip["path"]).read_bytes(),
-                meta=meta,
-                flow=np.load(measured["flow_path"]),
-            )
-        )
-    return samples
+
+
+def sample_meta(member: object, clip: dict, measured: dict, caption: dict) -> dict:
+    """What a sample's JSON holds: its curriculum place, captions, tags, scores, lineage."""
+    return {
+        "clip_id": member.clip_id,
+        "phase": int(member.phase),
+        "role": member.role,
+        "difficulty": round(float(member.difficulty), 5),
+        "quality": round(float(member.quality), 5),
+        "captions": json.loads(caption["captions"]),
+        "tags": {
+            "keys": caption["tags"].split(",") if caption["tags"] else [],
+            "terms": json.loads(caption["tags_i18n"]),
+        },
+        "scores": {k: _plain(measured[k]) for k in SCORES},
+        "lineage": {k: _plain(clip[k]) for k in LINEAGE},
+        "clip": {k: _plain(clip[k]) for k in CLIP},
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +65,7 @@ class Sample:
         return len(self.mp4) + self.flow.nbytes + HEADER_BYTES
 
 
-def plan_shards(samples: list[Sample], max_count: int, max_bytes: int) -> list[list[Sample]]:
+def plan_shards(samples: Iterable[Sample], max_count: int, max_bytes: int) -> list[list[Sample]]:
     """Split samples, in order, into shards closed by count or by bytes."""
     shards: list[list[Sample]] = [[]]
     size = 0
@@ -145,9 +146,11 @@ def _fields_size(fields: dict[str, bytes]) -> int:
 
 
 def write_shards(
-    samples: list[Sample], out_dir: Path, max_count: int, max_bytes: int
+    samples: Iterable[Sample], out_dir: Path, max_count: int, max_bytes: int
 ) -> pd.DataFrame:
-    """Write every shard (atomically), drop stale ones, and write the shard -> keys index."""
+    """Write every shard (atomically), drop stale ones, and write the shard -> keys index.
+
+    Samples are consumed one at a time (a generator keeps one clip in memory)."""
     sink = ShardSink(out_dir, max_count, max_bytes)
     for sample in samples:
         sink.add(sample.fields(), sample.index_row(), sample.size)
