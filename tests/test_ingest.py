@@ -188,6 +188,18 @@ def test_second_run_resumes_from_markers(corpus):
     assert marker_path(Path(corpus.ingest.clips_dir), some.sha256).exists()
 
 
+def test_a_resumed_run_writes_the_same_manifest_bytes(corpus, tmp_path):
+    from aiprod.ingest.manifest import write_tables
+
+    first = list(ingest_all(corpus).values())
+    write_tables(first, tmp_path / "a.parquet", tmp_path / "qa.parquet")
+    second = list(ingest_all(corpus).values())  # every source from its marker (keys sorted)
+    assert all(r.resumed for r in second if r.sha256)
+    write_tables(second, tmp_path / "b.parquet", tmp_path / "qb.parquet")
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    assert (tmp_path / "qa.parquet").read_bytes() == (tmp_path / "qb.parquet").read_bytes()
+
+
 def test_a_code_change_invalidates_the_markers(corpus, monkeypatch):
     from aiprod.ingest import pipeline
 

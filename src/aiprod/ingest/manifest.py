@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from aiprod.fsutil import write_parquet
-from aiprod.ingest.pipeline import MARKERS, SourceResult
+from aiprod.ingest.pipeline import MANIFEST_COLUMNS, MARKERS, SourceResult
 
 QUARANTINE_COLUMNS = ["source", "sha256", "reason"]
 
@@ -27,9 +27,13 @@ def mark_duplicates(results: list[SourceResult]) -> list[SourceResult]:
 
 
 def manifest_frame(results: list[SourceResult]) -> pd.DataFrame:
-    """One row per clip, ordered by source and time: identical however the run was split."""
+    """One row per clip, ordered by source and time: identical however the run was split.
+
+    The columns come in one fixed order: rows resumed from markers (JSON, keys sorted) and
+    rows made in this run give the same bytes."""
     rows = [row for result in results for row in result.rows]
-    frame = pd.DataFrame(rows)
+    extra = sorted({key for row in rows for key in row} - set(MANIFEST_COLUMNS))
+    frame = pd.DataFrame(rows, columns=[*MANIFEST_COLUMNS, *extra])
     if frame.empty:
         return frame
     return frame.sort_values(["source", "start_time"], kind="stable").reset_index(drop=True)

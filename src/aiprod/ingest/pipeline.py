@@ -91,6 +91,34 @@ def source_sha256(source: Source) -> str:
         return sha256_stream(handle)
 
 
+# the manifest's columns, in order (one row per clip; see `_write_clip`)
+MANIFEST_COLUMNS = [
+    "clip_id",
+    "path",
+    "source",
+    "source_sha256",
+    "clip_index",
+    "start_time",
+    "end_time",
+    "start_frame",
+    "end_frame",
+    "duration",
+    "fps",
+    "width",
+    "height",
+    "frames",
+    "sidecars",
+    "source_container",
+    "source_codec",
+    "source_width",
+    "source_height",
+    "source_rotation",
+    "source_has_audio",
+    "source_vfr",
+    "source_fps",
+]
+
+
 def marker_path(clips_dir: Path, sha256: str) -> Path:
     return clips_dir / MARKERS / f"{sha256[:32]}.json"
 
