@@ -23,6 +23,10 @@ def as_completed_results(futures: list[PrefectFuture]) -> Iterator[object]:
         yield future.result()
 
 
+class StageStopped(RuntimeError):
+    """The data cannot go on as configured; the message says why and which key decides."""
+
+
 def run_stage(name: str, run: Callable[[AiprodConfig], object], argv: list[str] | None) -> int:
     """Parse `--params`, validate the whole config, run the stage; a bad config exits 2."""
     parser = argparse.ArgumentParser(prog=f"aiprod {name}", description=f"Run the {name} stage.")
@@ -44,6 +48,9 @@ def run_stage(name: str, run: Callable[[AiprodConfig], object], argv: list[str] 
         return 2
     try:
         run(config)
+    except StageStopped as error:
+        print(f"error: {error}", file=sys.stderr)  # noqa: T201
+        return 2
     finally:
         if name.split()[0] in NETWORK_STAGES:
             from aiprod.train.distributed import shutdown

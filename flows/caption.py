@@ -10,7 +10,7 @@ from tqdm import tqdm
 from aiprod.config import AiprodConfig, CaptionConfig
 from aiprod.curation.captions import caption_record, load_mapping
 from aiprod.fsutil import write_parquet
-from flows._common import run_stage
+from flows._common import StageStopped, run_stage
 
 
 @flow(name="caption")
@@ -32,8 +32,13 @@ def caption_flow(cfg: CaptionConfig, manifest_path: str, scores_path: str) -> di
         for row in tqdm(manifest.to_dict("records"), desc="caption", unit="clip")
     ]
     table = pd.DataFrame(rows)
+    captioned = int((table["languages"] != "").sum()) if len(table) else 0
+    message = uncaptioned_message(len(table) - captioned, len(table), cfg)
+    if message and cfg.uncaptioned == "stop":
+        raise StageStopped(message)  # before anything is written
     write_parquet(cfg.output, table)
-    captioned = int((table["languages"] != "").sum())
+    if message:
+        logger.warning(message)
     logger.info("caption: %d clips, %d with captions", len(table), captioned)
     tag_counts = pd.Series(",".join(table["tags"]).split(",")).value_counts()
     create_markdown_artifact(
@@ -44,6 +49,20 @@ def caption_flow(cfg: CaptionConfig, manifest_path: str, scores_path: str) -> di
         ),
     )
     return {"clips": len(table), "captioned": captioned}
+
+
+def uncaptioned_message(missing: int, clips: int, cfg: CaptionConfig) -> str:
+    """What to say of clips no backend captioned ('' when there are none)."""
+    if not missing:
+        return ""
+    what = f"{missing} of {clips} clips have no caption in any language (caption.backends: "
+    what += f"{', '.join(cfg.backends)})"
+    if cfg.uncaptioned == "stop":
+        return (
+            f"{what}; add a backend (a mapping file, a local VLM) or set "
+            "caption.uncaptioned: unconditional"
+        )
+    return f"{what}: they train with the null text (caption.uncaptioned: unconditional)"
 
 
 def run(config: AiprodConfig) -> dict:

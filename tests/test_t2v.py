@@ -94,3 +94,43 @@ def test_a_killed_streamed_run_resumes_onto_the_uninterrupted_curve(tmp_path):
     first = run(tmp_path / "b", stop=7).losses  # checkpoint at 6
     rest = run(tmp_path / "b").losses
     assert first[:6] + rest == whole
+
+
+@pytest.mark.quick
+def test_a_window_without_a_caption_trains_with_the_null_text():
+    from aiprod.latents.batches import LatentBatch
+    from aiprod.train.t2v import t2v_loss
+
+    seen = {}
+
+    def model(latents, texts, flow, draw, frozen, motion_weight):
+        seen["drop_text"] = draw.drop_text.tolist()
+        return torch.zeros(len(texts))
+
+    batch = LatentBatch(
+        latents=torch.zeros(3, 4, 2, 4, 4),
+        texts=["", "a red circle", "  "],
+        frozen=None,
+        flow=torch.zeros(3, 2, 1, 4, 4),
+        ordinals=torch.tensor([1, 2, 3]),
+        keys=["a", "b", "c"],
+    )
+    t2v_loss(text_dropout=0.0, flow_dropout=0.0, timestep_mean=0.0, seed=0)(model, batch)
+    assert seen["drop_text"] == [True, False, True]
+
+
+@pytest.mark.quick
+def test_uncaptioned_clips_are_counted_and_the_switch_names_its_key(params):
+    from aiprod.config import parse_config
+    from flows.caption import uncaptioned_message
+
+    cfg = parse_config(params).caption
+    assert uncaptioned_message(0, 10, cfg) == ""
+    warn = uncaptioned_message(3, 10, cfg)
+    assert "3 of 10 clips have no caption" in warn and "null text" in warn
+    params["caption"]["uncaptioned"] = "stop"
+    stop = uncaptioned_message(3, 10, parse_config(params).caption)
+    assert "caption.backends: sidecar" in stop and "caption.uncaptioned" in stop
+    params["caption"]["uncaptioned"] = "maybe"
+    with pytest.raises(ValueError, match="caption.uncaptioned"):
+        parse_config(params)

@@ -196,6 +196,11 @@ class CaptionConfig(_Section):
     mapping: str = ""
     vlm: VlmConfig
     tags: TagConfig
+    uncaptioned: Literal["unconditional", "stop"] = Field(
+        default="unconditional",
+        description="clips with no caption in any language: trained with the null text "
+        "(counted in a warning), or the stage stops, counting them",
+    )
 
     @field_validator("vlm")
     @classmethod

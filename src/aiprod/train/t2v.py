@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -142,6 +142,10 @@ def t2v_loss(  # noqa: ANN201 (a loss_fn factory)
             timestep_mean,
             batch.latents.device,
         )
+        uncaptioned = [not text.strip() for text in batch.texts]
+        if any(uncaptioned):  # a clip with no caption trains with the null text, as CFG's drops
+            empty = torch.tensor(uncaptioned, device=draw.drop_text.device)
+            draw = replace(draw, drop_text=draw.drop_text | empty)
         return model(
             batch.latents, batch.texts, batch.flow, draw, batch.frozen, motion_weight
         ).mean()
