@@ -193,7 +193,21 @@ def test_a_job_runs_to_a_video_with_progress_events_and_paged_listing(api, datab
     assert [j["id"] for j in rest["jobs"]] == [ids[0]] and rest["next_cursor"] is None
 
 
-def test_events_follow_a_running_job_step_by_step(api, database_url):
+@pytest.fixture
+def slow_steps(monkeypatch):
+    """0.1 s a sampler step: the test sees a job between its ends on any machine."""
+    from aiprod.serve import queue
+
+    report = queue.report_step
+
+    def slow_report(*args):
+        time.sleep(0.1)
+        return report(*args)
+
+    monkeypatch.setattr(queue, "report_step", slow_report)
+
+
+def test_events_follow_a_running_job_step_by_step(api, database_url, slow_steps):
     client, worker = api
     key = new_key(database_url)
     drain(worker)
@@ -209,7 +223,7 @@ def test_events_follow_a_running_job_step_by_step(api, database_url):
     assert steps == sorted(steps) and len(set(steps)) >= 2  # progress seen between the ends
 
 
-def test_cancel_a_queued_job_at_once_and_a_running_one_between_steps(api, database_url):
+def test_cancel_a_queued_job_at_once_and_a_running_one_between_steps(api, database_url, slow_steps):
     client, worker = api
     key = new_key(database_url)
     drain(worker)
@@ -217,7 +231,7 @@ def test_cancel_a_queued_job_at_once_and_a_running_one_between_steps(api, databa
     r = client.post(f"/v1/jobs/{queued['id']}/cancel", headers=auth(key))
     assert r.status_code == 200 and r.json()["state"] == "canceled"
     assert client.post(f"/v1/jobs/{queued['id']}/cancel", headers=auth(key)).status_code == 200
-    long = client.post("/v1/jobs", json={**BODY, "steps": 100}, headers=auth(key, "c2")).json()
+    long = client.post("/v1/jobs", json={**BODY, "steps": 50}, headers=auth(key, "c2")).json()
     runner = threading.Thread(target=worker.run_once)
     runner.start()
     deadline = time.monotonic() + 60
@@ -227,7 +241,7 @@ def test_cancel_a_queued_job_at_once_and_a_running_one_between_steps(api, databa
     assert client.post(f"/v1/jobs/{long['id']}/cancel", headers=auth(key)).status_code == 200
     runner.join(60)
     final = client.get(f"/v1/jobs/{long['id']}", headers=auth(key)).json()
-    assert final["state"] == "canceled" and final["progress"]["step"] < 100
+    assert final["state"] == "canceled" and final["progress"]["step"] < 50
     assert client.get(f"/v1/jobs/{long['id']}/video", headers=auth(key)).status_code == 409
     done = client.post("/v1/jobs", json={**BODY, "seed": 9}, headers=auth(key, "c3")).json()
     drain(worker)

@@ -52,6 +52,7 @@ ERRORS = {
     }.items()
 }
 EVENT_POLL_SECONDS = 0.25
+KEEPALIVE_SECONDS = 15.0
 
 
 @dataclass
@@ -310,15 +311,19 @@ def create_app(service: Service) -> FastAPI:
         request: Request, job: Annotated[Job, Depends(watched_job)]
     ) -> AsyncIterator[ServerSentEvent]:
         """Server-sent events: one `job` event per change of state or step, until it ends."""
-        last = None
+        last, quiet = None, 0.0
         while True:
             seen = (job.state, job.step, job.cancel_requested)
             if seen != last:
                 yield event_of(job)
-                last = seen
+                last, quiet = seen, 0.0
+            elif quiet >= KEEPALIVE_SECONDS:  # a comment line keeps proxies from closing it
+                yield ServerSentEvent(comment="waiting")
+                quiet = 0.0
             if job.state in TERMINAL or await request.is_disconnected():
                 return
             await asyncio.sleep(EVENT_POLL_SECONDS)
+            quiet += EVENT_POLL_SECONDS
             with session() as s:
                 job = await asyncio.to_thread(s.get, Job, job.id) or job
 
