@@ -59,7 +59,12 @@ class Worker:
         """Work until `stop` is set (SIGTERM): the job in hand is finished first."""
         log.info("worker %s: waiting for jobs", self.name)
         while not stop.is_set():
-            if not self.run_once():
+            try:
+                busy = self.run_once()
+            except SQLAlchemyError:  # the database restarted or is unreachable: wait, go on
+                log.exception("worker %s: database error; trying again", self.name)
+                busy = False
+            if not busy:
                 stop.wait(self.serve.poll_seconds)
 
     def run_once(self) -> bool:
