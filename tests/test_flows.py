@@ -64,6 +64,7 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, project / name)
     (project / "datasets" / "raw" / "footage").mkdir(parents=True)
+    (project / "datasets" / "raw" / "footage" / ".gitkeep").touch()  # git keeps no empty folder
     data = small_params(params, Path("datasets"))
     data["synth"]["out_dir"] = "datasets/raw/synthetic"
     data["ingest"]["sources"] = ["datasets/raw/synthetic", "datasets/raw/footage"]
@@ -131,6 +132,20 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     second = sh("dvc", "repro")
     assert "Running stage" not in second.stdout
     assert "up to date" in second.stdout
+
+    # as a team shares it: push to a remote; a fresh clone pulls and has nothing to re-run
+    sh("dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote"))
+    sh("dvc", "push", "-q")
+    sh("git", "add", "-A")
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "run")
+    clone = tmp_path / "clone"
+    sh("git", "clone", "-q", str(project), str(clone))
+    pulled = {**env, "PYTHONPATH": str(clone)}
+    for args in (("dvc", "pull", "-q"), ("dvc", "status"), ("dvc", "repro")):
+        done = subprocess.run(args, cwd=clone, env=pulled, capture_output=True, text=True)
+        assert done.returncode == 0, f"{args} in the clone:\n{done.stdout}\n{done.stderr}"
+    assert "up to date" in done.stdout and "Running stage" not in done.stdout
+    assert (clone / data["evaluate"]["gallery"]).exists()
 
     def ran_after(section, key, value, *repro_args):
         data[section] = {**data[section], **{key: value}}
