@@ -43,6 +43,13 @@ class ServeConfig(_Section):
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=100)
     poll_seconds: float = Field(default=0.5, gt=0, le=60, description="an idle worker's wait")
+    worker_threads: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="CPU threads of each worker's torch ops; 0 = torch's default (all cores): "
+        "with several CPU workers on one machine, cores / workers avoids oversubscription",
+    )
     rate_per_minute: int = Field(default=600, ge=1, description="requests per key per minute")
     queue_cap: int = Field(default=50, ge=1, description="queued + running jobs per key")
     limits: ServeLimits = ServeLimits()

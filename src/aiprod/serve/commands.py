@@ -121,6 +121,10 @@ def worker_main(argv: list[str] | None = None) -> int:
         from aiprod.generate import cpu_runtime
 
         runtime = cpu_runtime()
+    if serve.worker_threads:
+        import torch
+
+        torch.set_num_threads(serve.worker_threads)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
