@@ -94,6 +94,8 @@ def test_near_duplicates_are_marked_against_the_earlier_clip():
     hashes = [key_frame_hashes(luma(x)) for x in (a, b, c)]
     assert hamming(phash(luma(a)[0]), phash(luma(b)[0])) <= 6
     assert find_duplicates(["a", "b", "c"], hashes, 6) == {"b": "a"}
+    far = [[0, 0, 0], [2**64 - 1, 2**64 - 1, 0]]  # no block in common: no candidate at all
+    assert find_duplicates(["a", "b"], far, 6) == {} and find_duplicates([], [], 6) == {}
 
 
 def test_judge_lists_every_reason(params):

@@ -88,7 +88,8 @@ def candidate_pairs(table: np.ndarray, lengths: np.ndarray, max_distance: int) -
     keys = _block_keys(first, second, lengths, hash_blocks(max_distance))
     packed = np.concatenate([p[:, 0] * n + p[:, 1] for p in map(_pairs_in_groups, keys)])
     packed.sort()
-    packed = packed[np.r_[True, packed[1:] != packed[:-1]]]  # a pair found by several blocks
+    if packed.size:  # a pair found by several blocks, once
+        packed = packed[np.r_[True, packed[1:] != packed[:-1]]]
     return np.stack([packed // n, packed % n], axis=1)
 
 
