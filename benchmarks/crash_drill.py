@@ -39,6 +39,7 @@ def make_project(folder: Path, videos: int) -> Path:
     for name in ("dvc.yaml", "flows", "src", "datasets/raw/footage"):
         source = ROOT / name
         target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
