@@ -199,3 +199,16 @@ def test_db_upgrade_from_several_processes_at_once_applies_each_migration_once(p
     engine.dispose()
     missing = aiprod("db", "upgrade", url="", stderr=subprocess.PIPE, text=True)
     assert missing.wait(60) == 2 and "AIPROD_DATABASE_URL is not set" in missing.stderr.read()
+
+
+def test_the_orm_tables_match_what_the_migrations_build(engine):
+    """tables.py (what the code reads and writes) and the Alembic revisions (what the database
+    has) describe one schema: autogenerate finds nothing to change."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from aiprod.serve.tables import Base
+
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []

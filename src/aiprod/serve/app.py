@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -103,13 +102,6 @@ def create_app(service: Service) -> FastAPI:
     JobRequest = job_request_model(service.serve)  # noqa: N806 (a class built from the config)
     reader, writer = require("jobs:read"), require("jobs:write")
     limits = service.serve.limits
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        detail = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
 
     def session() -> Session:
         return service.sessions()

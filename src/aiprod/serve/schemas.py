@@ -17,28 +17,12 @@ from aiprod.config.serve import ServeConfig
 State = Literal["queued", "running", "succeeded", "failed", "canceled"]
 
 
-class JobRequestBase(BaseModel):
-    """Common shape of every deployment's request class (what the queue reads)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    prompt: str
-    frames: int | None = None
-    size: int | None = None
-    steps: int = 20
-    cfg: float = 3.0
-    seed: int = 0
-    guidance_strength: float = 0.0
-    motion_reference: uuid.UUID | None = None
-    model: str | None = None
-
-
-def job_request_model(serve: ServeConfig) -> type[JobRequestBase]:
+def job_request_model(serve: ServeConfig) -> type[BaseModel]:
     """The request class for a deployment: its limits and model names in the schema."""
     lim = serve.limits
     model_names = Literal[tuple(serve.models)]  # type: ignore[valid-type]
 
-    class JobRequest(JobRequestBase):
+    class JobRequest(BaseModel):
         """A text-to-video job. `motion_reference` is an upload id (POST /v1/uploads)."""
 
         model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
