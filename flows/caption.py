@@ -8,7 +8,7 @@ from prefect.artifacts import create_markdown_artifact
 from tqdm import tqdm
 
 from aiprod.config import AiprodConfig, CaptionConfig
-from aiprod.curation.captions import caption_record, load_mapping
+from aiprod.curation.captions import caption_record, load_mapping, uncaptioned_message
 from aiprod.fsutil import write_parquet
 from flows._common import StageStopped, run_stage
 
@@ -49,20 +49,6 @@ def caption_flow(cfg: CaptionConfig, manifest_path: str, scores_path: str) -> di
         ),
     )
     return {"clips": len(table), "captioned": captioned}
-
-
-def uncaptioned_message(missing: int, clips: int, cfg: CaptionConfig) -> str:
-    """What to say of clips no backend captioned ('' when there are none)."""
-    if not missing:
-        return ""
-    what = f"{missing} of {clips} clips have no caption in any language (caption.backends: "
-    what += f"{', '.join(cfg.backends)})"
-    if cfg.uncaptioned == "stop":
-        return (
-            f"{what}; add a backend (a mapping file, a local VLM) or set "
-            "caption.uncaptioned: unconditional"
-        )
-    return f"{what}: they train with the null text (caption.uncaptioned: unconditional)"
 
 
 def run(config: AiprodConfig) -> dict:

@@ -122,7 +122,7 @@ def test_a_window_without_a_caption_trains_with_the_null_text():
 @pytest.mark.quick
 def test_uncaptioned_clips_are_counted_and_the_switch_names_its_key(params):
     from aiprod.config import parse_config
-    from flows.caption import uncaptioned_message
+    from aiprod.curation.captions import uncaptioned_message
 
     cfg = parse_config(params).caption
     assert uncaptioned_message(0, 10, cfg) == ""

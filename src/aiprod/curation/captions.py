@@ -93,3 +93,17 @@ def caption_record(
         "tags": ",".join(keys),
         "tags_i18n": json.dumps(localise(keys), ensure_ascii=False, sort_keys=True),
     }
+
+
+def uncaptioned_message(missing: int, clips: int, cfg: CaptionConfig) -> str:
+    """What to say of clips no backend captioned ('' when there are none)."""
+    if not missing:
+        return ""
+    what = f"{missing} of {clips} clips have no caption in any language (caption.backends: "
+    what += f"{', '.join(cfg.backends)})"
+    if cfg.uncaptioned == "stop":
+        return (
+            f"{what}; add a backend (a mapping file, a local VLM) or set "
+            "caption.uncaptioned: unconditional"
+        )
+    return f"{what}: they train with the null text (caption.uncaptioned: unconditional)"
