@@ -36,6 +36,7 @@ from aiprod.video.decode import (
     to_bgr,
 )
 from aiprod.video.ffmpeg import write_h264
+from aiprod.video.prefetch import prefetched
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ def _decode_into_clips(
         assembler: ClipAssembler | None = None
         with ThreadPoolExecutor(max_workers=1) as encoder:  # encoding overlaps decoding
             pending: list[Future] = []
-            for index, time, frame in decode_frames(container, stats):
+            for index, time, frame in prefetched(decode_frames(container, stats)):
                 if assembler is None:
                     assembler = _assembler(frame, stats.rotation, cfg, detector.delay)
                 view = thumbnail(frame, cfg.scenes.analysis_width, stats.rotation)
