@@ -7,14 +7,14 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 from tqdm import tqdm
 
-from aiprod.config import IngestConfig
+from aiprod.config import EngineConfig, IngestConfig
 from aiprod.ingest.manifest import mark_duplicates, prune_clips, summary_markdown, write_tables
 from aiprod.ingest.pipeline import SourceResult, ingest_source
-from aiprod.ingest.sources import Source, discover
+from aiprod.ingest.sources import Source, discover, largest_first
 from flows._common import as_completed_results, run_stage
+from flows._engine import task_runner
 
 
 @task(cache_policy=NO_CACHE, task_run_name="ingest {source.url}")
@@ -31,7 +31,7 @@ def ingest_flow(cfg: IngestConfig) -> dict:
     logger.info("ingest: %d source files, %d at a time", len(sources), cfg.workers())
     clips_dir = Path(cfg.clips_dir)
     clips_dir.mkdir(parents=True, exist_ok=True)
-    futures = [ingest_file.submit(source, cfg) for source in sources]
+    futures = [ingest_file.submit(source, cfg) for source in largest_first(sources)]
     progress = tqdm(as_completed_results(futures), total=len(futures), desc="ingest", unit="file")
     results = list(progress)
     results = mark_duplicates(sorted(results, key=lambda r: r.url))
@@ -53,14 +53,14 @@ def ingest_flow(cfg: IngestConfig) -> dict:
     return {"clips": len(clips), "quarantined": len(bad), "resumed": resumed}
 
 
-def run(cfg: IngestConfig) -> dict:
-    """Run the flow with `cfg.concurrency` files at once."""
-    runner = ThreadPoolTaskRunner(max_workers=cfg.workers())
+def run(cfg: IngestConfig, engine: EngineConfig | None = None) -> dict:
+    """Run the flow on `engine`'s runner (locally: `cfg.concurrency` files at once)."""
+    runner = task_runner(engine or EngineConfig(), cfg.workers())
     return ingest_flow.with_options(task_runner=runner)(cfg)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_stage("ingest", lambda config: run(config.ingest), argv)
+    return run_stage("ingest", lambda config: run(config.ingest, config.engine), argv)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ def small_params(base: dict, root: Path) -> dict:
         report=str(root / "reports" / "curation.html"),
     )
     data["shards"].update(dir=str(root / "shards"), max_count=4, holdout_share=0.5)
+    data["engine"]["cache_dir"] = str(root / "task-cache")
     small_training(data, root)
     return data
 

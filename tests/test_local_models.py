@@ -1,5 +1,7 @@
 """Loading pretrained-style weights from local paths: a VLM captioner and open_clip scores."""
 
+import json
+
 import pandas as pd
 import pytest
 from conftest import make_video
@@ -47,3 +49,46 @@ def test_clip_scores_need_a_folder_when_enabled(params):
     params["score"]["clip"]["enabled"] = True
     with pytest.raises(ValueError, match="score.clip.model_dir: must name a local open_clip"):
         parse_config(params)
+
+
+def test_a_chat_vlm_answers_the_prompt_about_several_frames_in_batches(tmp_path):
+    from tiny_models import WORDS, save_tiny_llava
+
+    from aiprod.curation.vlm import VlmCaptioner
+
+    folder = save_tiny_llava(tmp_path / "llava")
+    rows = [{"path": str(make_video(tmp_path / f"{k}.mp4", frames=12, seed=k))} for k in range(3)]
+    captioner = VlmCaptioner(str(folder), 3, 4, "de", prompt="describe the motion")
+    batched = captioner.caption_clips(rows)
+    assert batched == [captioner(row) for row in rows]  # left padding: a batch changes nothing
+    words = {w for caption in batched for w in caption.get("de", "").split()}
+    assert words and words <= set(WORDS) | {"describe", "motion"}
+    blip = save_tiny_blip(tmp_path / "blip")
+    with pytest.raises(ValueError, match="caption.vlm.prompt"):
+        VlmCaptioner(str(blip), 3, 4, "en", prompt="describe the motion")
+
+
+def test_caption_stage_batches_the_vlm_and_records_its_captions(
+    prefect_server, small_config, tmp_path
+):
+    from tiny_models import save_tiny_llava
+
+    from flows.caption import run as run_caption
+    from flows.ingest import run as run_ingest
+    from flows.score import run as run_score
+    from flows.synth import synth_flow
+
+    folder = save_tiny_llava(tmp_path / "llava")
+    vlm = small_config.caption.vlm.model_copy(
+        update={"model_dir": str(folder), "prompt": "describe the motion", "batch_size": 3}
+    )
+    caption = small_config.caption.model_copy(update={"backends": ["vlm"], "vlm": vlm})
+    config = small_config.model_copy(update={"caption": caption})
+    synth_flow(config.synth)
+    run_ingest(config.ingest)
+    run_score(config)
+    assert run_caption(config)["clips"] > 3
+    table = pd.read_parquet(config.caption.output)
+    origins = table["caption_backends"].map(json.loads)
+    assert all(o == {"en": "vlm"} for o in origins if o)
+    assert (table["languages"] == "en").mean() > 0.5

@@ -26,6 +26,7 @@ from aiprod.config.curation import (
     TagConfig,
     ThresholdConfig,
 )
+from aiprod.config.engine import DaskConfig, EngineConfig
 from aiprod.config.runtime import RuntimeConfig
 from aiprod.config.serve import ServeConfig
 from aiprod.config.training import (
@@ -48,7 +49,9 @@ __all__ = [
     "ClipScoreConfig",
     "ConfigError",
     "CurriculumConfig",
+    "DaskConfig",
     "EncodeConfig",
+    "EngineConfig",
     "EvaluateConfig",
     "FinetuneConfig",
     "IngestConfig",
@@ -83,6 +86,7 @@ class AiprodConfig(_Section):
     curriculum: CurriculumConfig
     shards: ShardConfig
     runtime: RuntimeConfig = RuntimeConfig()
+    engine: EngineConfig = EngineConfig()
     model: ModelConfig
     train_vae: TrainVAEConfig
     encode: EncodeConfig

@@ -21,6 +21,10 @@ class SecondsRange(_Section):
 class SynthConfig(_Section):
     """The shapes world: a procedurally rendered demo corpus with ground truth."""
 
+    enabled: bool = Field(
+        default=True,
+        description="false: render nothing (a corpus of your own footage); out_dir is emptied",
+    )
     seed: int = Field(ge=0, description="all randomness of the corpus follows from it")
     out_dir: str = Field(min_length=1, description="where the mp4 + json sidecars go")
     videos: int = Field(ge=1, le=100_000, description="single-scene videos")
@@ -93,6 +97,11 @@ class IngestConfig(_Parallel):
         description="folders, globs or fsspec URLs (s3://, gs://, http://, memory://)"
     )
     extensions: Annotated[list[str], Field(min_length=1)]
+    listing: str = Field(
+        default="datasets/manifest/sources.json",
+        min_length=1,
+        description="every source file with its size and hash (the sources stage writes it)",
+    )
     clips_dir: str = Field(min_length=1)
     manifest: str = Field(min_length=1)
     quarantine: str = Field(min_length=1)
@@ -173,6 +182,12 @@ class VlmConfig(_Section):
     frames: int = Field(ge=1, le=16)
     max_new_tokens: int = Field(ge=1, le=512)
     language: str = Field(min_length=2, max_length=8)
+    prompt: str = Field(
+        default="",
+        description="an instruction for a chat VLM (Qwen2-VL, LLaVA) shown all the frames; "
+        "empty: a plain captioner (BLIP) captions each frame and the middle one's is kept",
+    )
+    batch_size: int = Field(default=4, ge=1, le=256, description="clips per generate call")
 
 
 class TagConfig(_Section):
@@ -187,7 +202,7 @@ class TagConfig(_Section):
     _fast_above_slow = field_validator("fast_px")(_above("slow_px"))
 
 
-class CaptionConfig(_Section):
+class CaptionConfig(_Parallel):
     """Caption backends, tried in order per language, and motion tags."""
 
     output: str = Field(min_length=1)

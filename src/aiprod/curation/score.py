@@ -25,6 +25,16 @@ def save_flow(path: Path, flow: np.ndarray) -> None:
     atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
 
 
+def prune_flows(flow_dir: Path, keep_ids: set[str]) -> int:
+    """Remove flow files of clips no longer in the manifest, and temporary files a killed run
+    left behind (the folder persists across runs, so DVC would version both)."""
+    stale = [p for p in flow_dir.glob("*.npy") if p.stem not in keep_ids]
+    stale += list(flow_dir.glob(".*.tmp"))
+    for path in stale:
+        path.unlink()
+    return len(stale)
+
+
 def score_clip(row: dict, cfg: ScoreConfig) -> dict:
     """Every per-clip score of one manifest row; writes its low-resolution flow."""
     grays, middle = read_luma(row["path"])

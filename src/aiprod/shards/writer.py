@@ -70,11 +70,12 @@ def plan_shards(samples: Iterable[Sample], max_count: int, max_bytes: int) -> li
     shards: list[list[Sample]] = [[]]
     size = 0
     for sample in samples:
-        if _full(len(shards[-1]), size, sample.size, max_count, max_bytes):
+        incoming = sample.size
+        if _full(len(shards[-1]), size, incoming, max_count, max_bytes):
             shards.append([])
             size = 0
         shards[-1].append(sample)
-        size += sample.size
+        size += incoming
     return [shard for shard in shards if shard]
 
 
@@ -124,21 +125,43 @@ class ShardSink:
             return
         name = SHARD_PATTERN % len(self.names)
         _write_tar(self.out_dir / name, self.pending)
-        for position, (fields, row) in enumerate(zip(self.pending, self.pending_rows, strict=True)):
-            self.rows.append({"shard": name, "key": fields["__key__"], "position": position, **row})
+        self.rows += _index_rows(name, self.pending, self.pending_rows)
         self.names.append(name)
         self.pending, self.pending_rows, self.size = [], [], 0
 
     def close(self) -> pd.DataFrame:
         self._flush()
-        for stale in self.out_dir.glob("shard-*.tar"):
-            if stale.name not in self.names:
-                stale.unlink()
-        columns = ["shard", "key", "position"]
-        index = pd.DataFrame(self.rows)
-        index = index if len(index) else pd.DataFrame(columns=columns)
-        write_parquet(self.out_dir / INDEX, index)
-        return index
+        return finish_shards(self.out_dir, self.names, self.rows)
+
+
+def _index_rows(name: str, fields: list[dict[str, bytes]], rows: list[dict]) -> list[dict]:
+    return [
+        {"shard": name, "key": f["__key__"], "position": position, **row}
+        for position, (f, row) in enumerate(zip(fields, rows, strict=True))
+    ]
+
+
+def write_shard(out_dir: str | Path, number: int, samples: list[Sample]) -> list[dict]:
+    """Shard `number` of a phase, written atomically on its own (so shards can be written in
+    parallel, each by a different worker); returns its index rows."""
+    name = SHARD_PATTERN % number
+    fields = [sample.fields() for sample in samples]
+    _write_tar(Path(out_dir) / name, fields)
+    return _index_rows(name, fields, [sample.index_row() for sample in samples])
+
+
+def finish_shards(out_dir: str | Path, names: list[str], rows: list[dict]) -> pd.DataFrame:
+    """Drop shards left over from a larger earlier run and write the shard -> keys index."""
+    out_dir = Path(out_dir)
+    for stale in out_dir.glob("shard-*.tar"):
+        if stale.name not in names:
+            stale.unlink()
+    for leftover in out_dir.glob(".*.tmp"):  # a killed run's half-written shard
+        leftover.unlink()
+    index = pd.DataFrame(rows)
+    index = index if len(index) else pd.DataFrame(columns=["shard", "key", "position"])
+    write_parquet(out_dir / INDEX, index)
+    return index
 
 
 def _fields_size(fields: dict[str, bytes]) -> int:
