@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = [f"shard_phase{k}" for k in range(1, 6)]
+TARGETS = [f"shard@{k}" for k in range(1, 6)]
 COMPARED = ["datasets/manifest", "datasets/shards", "datasets/flow", "datasets/clips"]
 
 
@@ -77,6 +77,7 @@ def clean(project: Path) -> None:
         "dvc.lock",
         ".dvc/cache",
         ".dvc/tmp",
+        ".aiprod",  # the per-clip task results
     ):
         path = project / name
         if path.is_dir():

@@ -71,6 +71,7 @@ EXEMPT = {"src/aiprod/__init__.py", "flows/__init__.py"}
 def stages():
     dag = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name, stage in dag.items():
+        stage = stage.get("do", stage)  # a foreach stage: its template
         module = stage["cmd"].split()[2]  # python -m flows.<stage> [...]
         deps = [d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])]
         yield name, module, [d for d in deps if not d.startswith("$")]

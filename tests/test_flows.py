@@ -56,6 +56,11 @@ def test_cli_rejects_bad_params_with_the_key_path(tmp_path, params):
     assert "synth" in help_text and "ingest" in help_text
 
 
+def ran(stdout: str) -> set[str]:
+    """The stages a `dvc repro` ran."""
+    return {line.split("'")[1] for line in stdout.splitlines() if line.startswith("Running stage")}
+
+
 def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, tmp_path, params):
     project = tmp_path / "project"
     project.mkdir()
@@ -111,12 +116,13 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     ]
     for name in ("score", "caption", "curriculum"):
         assert f"Running stage '{name}'" in first.stdout
-    assert all(f"Running stage 'shard_phase{k}'" in first.stdout for k in range(1, 6))
+    assert all(f"Running stage 'shard@{k}'" in first.stdout for k in range(1, 6))
     shards = sorted((project / data["shards"]["dir"]).glob("phase*/shard-*.tar"))
     assert {p.parent.name for p in shards} == {f"phase{k}" for k in range(1, 6)}
     assert (project / data["curriculum"]["report"]).stat().st_size > 10_000
     training = {"train_vae", "encode", "classifier", "evaluate"}
-    training |= {f"train_phase{k}" for k in range(1, 6)} | {f"mine_{k}" for k in range(1, 5)}
+    training |= {"train_phase1"} | {f"train_phase@{k}" for k in range(2, 6)}
+    training |= {f"mine@{k}" for k in range(1, 5)}
     assert all(f"Running stage '{name}'" in first.stdout for name in training)
     assert "Running stage 'finetune'" not in first.stdout  # frozen: the short path runs apart
     metrics = json.loads((project / data["evaluate"]["metrics"]).read_text())
@@ -130,8 +136,17 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     shown = sh("dvc", "metrics", "show").stdout
     assert "adherence.en.colour" in shown or "adherence" in shown
     second = sh("dvc", "repro")
-    assert "Running stage" not in second.stdout
-    assert "up to date" in second.stdout
+    assert ran(second.stdout) == {"sources"}  # it always lists the sources: nothing changed
+    assert "Stage 'ingest' didn't change" in second.stdout
+
+    # a file added to a source folder changes the listing, and so re-runs ingest
+    added = project / "datasets" / "raw" / "footage" / "added.mp4"
+    shutil.copy(next((project / "datasets" / "raw" / "synthetic").glob("*.mp4")), added)
+    sh("dvc", "repro", "sources")
+    assert "ingest" in sh("dvc", "status").stdout
+    added.unlink()
+    sh("dvc", "repro", "sources")
+    assert "ingest" not in sh("dvc", "status").stdout
 
     # as a team shares it: push to a remote; a fresh clone pulls and has nothing to re-run
     sh("dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote"))
@@ -144,16 +159,15 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     for args in (("dvc", "pull", "-q"), ("dvc", "status"), ("dvc", "repro")):
         done = subprocess.run(args, cwd=clone, env=pulled, capture_output=True, text=True)
         assert done.returncode == 0, f"{args} in the clone:\n{done.stdout}\n{done.stderr}"
-    assert "up to date" in done.stdout and "Running stage" not in done.stdout
+    assert ran(done.stdout) == {"sources"} and "didn't change" in done.stdout
     assert (clone / data["evaluate"]["gallery"]).exists()
 
     def ran_after(section, key, value, *repro_args):
         data[section] = {**data[section], **{key: value}}
         (project / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-        out = sh("dvc", "repro", *repro_args).stdout
-        return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+        return ran(sh("dvc", "repro", *repro_args).stdout) - {"sources"}
 
-    shard_stages = {f"shard_phase{k}" for k in range(1, 6)}
+    shard_stages = {f"shard@{k}" for k in range(1, 6)}
     downstream = training - {"classifier"}  # the classifier reads the clips, not the shards
     thresholds = {**data["score"]["thresholds"], "min_luma": 110.0}  # rejects the dark clips
     assert (
@@ -167,11 +181,11 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     data["curriculum"] = {**data["curriculum"], "enabled": True}
     phase3 = {**data["train"]["phase3"], "steps": 4}  # later phases only
     assert ran_after("train", "phase3", phase3) == {
-        "train_phase3",
-        "mine_3",
-        "train_phase4",
-        "mine_4",
-        "train_phase5",
+        "train_phase@3",
+        "mine@3",
+        "train_phase@4",
+        "mine@4",
+        "train_phase@5",
         "evaluate",
     }
 
