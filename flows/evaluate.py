@@ -13,15 +13,18 @@ from flows._common import run_stage
 
 
 def summary_markdown(metrics: dict) -> str:
-    lines = [
-        "# Evaluation",
-        "",
-        f"FVD ({metrics['fvd']['extractor']}): {metrics['fvd']['fvd']}",
-        "",
-    ]
-    lines += ["| language | colour | shape | direction |", "| --- | --- | --- | --- |"]
-    for language, row in metrics["adherence"].items():
-        lines.append(f"| {language} | {row['colour']} | {row['shape']} | {row['direction']} |")
+    fvd = metrics["fvd"]
+    lines = ["# Evaluation", ""]
+    if "skipped" in fvd:
+        lines += [f"FVD skipped: {fvd['skipped']}", ""]
+    else:
+        lines += [f"FVD ({fvd['extractor']}): {fvd['fvd']}", ""]
+    if "skipped" in metrics["adherence"]:
+        lines += [f"Prompt adherence skipped: {metrics['adherence']['skipped']}"]
+    else:
+        lines += ["| language | colour | shape | direction |", "| --- | --- | --- | --- |"]
+        for language, row in metrics["adherence"].items():
+            lines.append(f"| {language} | {row['colour']} | {row['shape']} | {row['direction']} |")
     lines += ["", "| guidance | flow agreement (all) | (moving) |", "| --- | --- | --- |"]
     for strength, row in metrics["flow_agreement"].items():
         lines.append(f"| {strength} | {row['all_pixels']} | {row['moving_pixels']} |")

@@ -34,6 +34,10 @@ def synth_flow(cfg: SynthConfig) -> int:
     logger = get_run_logger()
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not cfg.enabled:
+        removed = prune(out_dir, set())
+        logger.info("synth: disabled (synth.enabled: false); %d files removed", len(removed))
+        return 0
     plans = plan_corpus(cfg)
     futures = [render.submit(cfg, plan) for plan in plans]
     for _ in tqdm(as_completed_results(futures), total=len(futures), desc="synth", unit="video"):

@@ -25,3 +25,17 @@ def segment_of(data: dict, start_frame: int, end_frame: int) -> dict | None:
         if segment["start_frame"] <= middle < segment["end_frame"]:
             return segment
     return None
+
+
+SHAPES_WORLD_ONLY = (
+    "no shapes-world clips with ground truth in the corpus: the shapes classifier, prompt "
+    "adherence, read-back ceilings and camera accuracy need the demo's sidecars (synth)"
+)
+
+
+def has_ground_truth(manifest: object) -> bool:
+    """Whether any ingested clip carries a shapes-world segment (the demo corpus)."""
+    return any(
+        clip_segment(row.path, row.start_frame, row.end_frame) is not None
+        for row in manifest.itertuples(index=False)
+    )

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from aiprod.config import AiprodConfig
-from aiprod.curation.truth import clip_segment
+from aiprod.curation.truth import SHAPES_WORLD_ONLY, clip_segment, has_ground_truth
 from aiprod.evaluate.adherence import adherence, adherence_summary, read_back_ceiling
 from aiprod.evaluate.classifier import MODEL_FILE as CLASSIFIER_FILE
 from aiprod.evaluate.classifier import load_classifier
@@ -46,34 +46,48 @@ def moving_object_clips(
 
 
 def evaluate_stage(config: AiprodConfig, runtime: Runtime) -> dict:
+    """Every figure that applies to the corpus. On footage without the shapes world's ground
+    truth, the parts that read generated videos back with the shapes classifier (adherence,
+    read-back ceilings, the direction reader, a shapes-feature FVD) are skipped, each with
+    the reason in the metrics; flow agreement, VAE figures and an I3D FVD still apply."""
     ev = config.evaluate
     generator = VideoGenerator(ev.checkpoint, runtime=runtime)
-    classifier = runtime.to(load_classifier(Path(config.classifier.out_dir) / CLASSIFIER_FILE))
     torch.manual_seed(ev.seed)
-
-    prompts = eval_prompts(ev.languages, ev.prompts_per_language, ev.seed)
-    prompt_videos = generate_batched(generator, [p.text for p in prompts], config)
-    table = adherence(prompt_videos, prompts, classifier)
+    shapes_world = has_ground_truth(pd.read_parquet(config.ingest.manifest))
     held = list(held_out(config, ev.flow_videos))
     flow_results, guided = flow_guidance_metrics(generator, held, config)
-    fvd = fvd_metrics(generator, config)
     vae = json.loads(Path(config.train_vae.metrics).read_text(encoding="utf-8"))
-    reader = direction_reader_accuracy(
-        moving_object_clips(config, generator.size, generator.frames, generator.frame_step)
-    )
     metrics = {
-        "fvd": fvd,
         "flow_agreement": flow_results,
-        "adherence": adherence_summary(table),
-        "direction_reader_on_real_clips": reader,
-        "read_back_ceiling": read_back_ceiling(generator, classifier, config),
         "vae": {k: vae[k] for k in ("psnr", "ssim", "compression_ratio") if k in vae},
         "sampler": {"steps": ev.steps, "cfg": ev.cfg, "checkpoint": ev.checkpoint},
         "runtime": {"device": str(runtime.device), "precision": runtime.cfg.precision},
     }
+    prompts, prompt_videos, table = [], torch.empty(0), pd.DataFrame()
+    if shapes_world:
+        classifier = runtime.to(load_classifier(Path(config.classifier.out_dir) / CLASSIFIER_FILE))
+        prompts = eval_prompts(ev.languages, ev.prompts_per_language, ev.seed)
+        prompt_videos = generate_batched(generator, [p.text for p in prompts], config)
+        table = adherence(prompt_videos, prompts, classifier)
+        metrics["adherence"] = adherence_summary(table)
+        metrics["direction_reader_on_real_clips"] = direction_reader_accuracy(
+            moving_object_clips(config, generator.size, generator.frames, generator.frame_step)
+        )
+        metrics["read_back_ceiling"] = read_back_ceiling(generator, classifier, config)
+    else:
+        metrics["adherence"] = {"skipped": SHAPES_WORLD_ONLY}
+        metrics["read_back_ceiling"] = {"skipped": SHAPES_WORLD_ONLY}
+    if shapes_world or ev.fvd_extractor == "i3d":
+        metrics["fvd"] = fvd_metrics(generator, config)
+    else:
+        metrics["fvd"] = {
+            "skipped": f"{SHAPES_WORLD_ONLY}; set evaluate.fvd_extractor: i3d and "
+            "evaluate.i3d_path (a local TorchScript I3D) for FVD on your footage"
+        }
     plots = Path(ev.plots_dir)
     write_parquet(plots / "adherence_rows.parquet", table)
-    _write_csv(plots / "adherence.csv", _adherence_rows(metrics["adherence"]))
+    adherence_rows = _adherence_rows(metrics["adherence"]) if shapes_world else []
+    _write_csv(plots / "adherence.csv", adherence_rows)
     _write_csv(
         plots / "flow_agreement.csv",
         [
@@ -146,6 +160,7 @@ def _gallery(
     adherence = [
         {"language": lang, **{k: v for k, v in row.items()}}
         for lang, row in metrics["adherence"].items()
+        if isinstance(row, dict)
     ]
     flow = [{"strength": k, **v} for k, v in metrics["flow_agreement"].items()]
     write_gallery(
