@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +128,52 @@ def make_video(
         images.append(image)
     write_h264(path, images, fps)
     return path
+
+
+class DvcProject:
+    """A copy of the project's DAG and code in a fresh git + DVC repository (a first commit
+    made, analytics off), whose commands run against the test's Prefect server."""
+
+    def __init__(self, root: Path, prefect_url: str, params: dict) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "dvc.yaml", root)
+        for name in ("flows", "src"):  # the library parts are DVC deps too
+            shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        self.write_params(params)
+        self.env = {
+            **os.environ,
+            "PREFECT_API_URL": prefect_url,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "PYTHONPATH": str(root),
+        }
+        self.sh("git", "init", "-q")
+        self.commit("0", "--allow-empty")
+        self.sh("dvc", "init", "-q")
+        self.sh("dvc", "config", "core.analytics", "false")
+
+    def write_params(self, params: dict) -> None:
+        (self.root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def sh(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a command in the project; a failure shows the ends of its output."""
+        done = subprocess.run(args, cwd=self.root, env=self.env, capture_output=True, text=True)
+        assert done.returncode == 0, f"{args} failed:\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
+        return done
+
+    def commit(self, message: str, *extra: str) -> None:
+        self.sh(
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            *extra,
+            "-m",
+            message,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, small_params
+from conftest import ROOT, DvcProject, small_params
 
 pytestmark = pytest.mark.integration
 
@@ -62,45 +62,13 @@ def ran(stdout: str) -> set[str]:
 
 
 def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, tmp_path, params):
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("dvc.yaml", "flows", "src"):  # the library parts are DVC deps too
-        source = ROOT / name
-        copy = shutil.copytree if source.is_dir() else shutil.copy
-        copy(source, project / name)
-    (project / "datasets" / "raw" / "footage").mkdir(parents=True)
-    (project / "datasets" / "raw" / "footage" / ".gitkeep").touch()  # git keeps no empty folder
     data = small_params(params, Path("datasets"))
     data["synth"]["out_dir"] = "datasets/raw/synthetic"
     data["ingest"]["sources"] = ["datasets/raw/synthetic", "datasets/raw/footage"]
-    (project / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": prefect_server,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "PYTHONPATH": str(project),
-    }
-
-    def sh(*args):
-        done = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, f"{args} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
-        return done
-
-    sh("git", "init", "-q")
-    sh(
-        "git",
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "0",
-    )
-    sh("dvc", "init", "-q")
-    sh("dvc", "config", "core.analytics", "false")
+    dvc = DvcProject(tmp_path / "project", prefect_server, data)
+    project, sh, env = dvc.root, dvc.sh, dvc.env
+    (project / "datasets" / "raw" / "footage").mkdir(parents=True)
+    (project / "datasets" / "raw" / "footage" / ".gitkeep").touch()  # git keeps no empty folder
     first = sh("dvc", "repro")
     assert "Running stage 'synth'" in first.stdout and "Running stage 'ingest'" in first.stdout
     manifest = pd.read_parquet(project / data["ingest"]["manifest"])
@@ -152,7 +120,7 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     sh("dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote"))
     sh("dvc", "push", "-q")
     sh("git", "add", "-A")
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "run")
+    dvc.commit("run")
     clone = tmp_path / "clone"
     sh("git", "clone", "-q", str(project), str(clone))
     pulled = {**env, "PYTHONPATH": str(clone)}
@@ -164,7 +132,7 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
 
     def ran_after(section, key, value, *repro_args):
         data[section] = {**data[section], **{key: value}}
-        (project / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+        dvc.write_params(data)
         return ran(sh("dvc", "repro", *repro_args).stdout) - {"sources"}
 
     shard_stages = {f"shard@{k}" for k in range(1, 6)}

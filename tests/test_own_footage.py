@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import ROOT, small_params
+from conftest import ROOT, DvcProject, small_params
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +26,13 @@ def package_footage() -> list[Path]:
 
 
 def test_dvc_repro_on_real_footage_only(prefect_server, tmp_path, params):
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(ROOT / "dvc.yaml", project)
-    for name in ("flows", "src"):
-        shutil.copytree(ROOT / name, project / name)
+    data = small_params(params, Path("datasets"))
+    data["synth"]["enabled"] = False
+    data["ingest"]["sources"] = ["footage"]
+    data["caption"].update(backends=["sidecar", "mapping"], mapping="captions.csv")
+    data["shards"]["holdout_share"] = 0.3
+    dvc = DvcProject(tmp_path / "project", prefect_server, data)
+    project = dvc.root
     footage = project / "footage"
     footage.mkdir()
     for path in [*SINTEL, *package_footage()]:
@@ -50,40 +48,7 @@ def test_dvc_repro_on_real_footage_only(prefect_server, tmp_path, params):
     rows = [{"source": f"footage/{n}", "language": lang, "caption": t} for n, lang, t in captions]
     pd.DataFrame(rows).to_csv(project / "captions.csv", index=False)
 
-    data = small_params(params, Path("datasets"))
-    data["synth"]["enabled"] = False
-    data["ingest"]["sources"] = ["footage"]
-    data["caption"].update(backends=["sidecar", "mapping"], mapping="captions.csv")
-    data["shards"]["holdout_share"] = 0.3
-    (project / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    env = {
-        **os.environ,
-        "PREFECT_API_URL": prefect_server,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "PYTHONPATH": str(project),
-    }
-
-    def sh(*args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, f"{args} failed:\n{done.stdout[-4000:]}\n{done.stderr[-6000:]}"
-        return done
-
-    sh("git", "init", "-q")
-    sh(
-        "git",
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "0",
-    )
-    sh("dvc", "init", "-q")
-    sh("dvc", "config", "core.analytics", "false")
-    run = sh("dvc", "repro")
+    run = dvc.sh("dvc", "repro")
     assert "Running stage 'evaluate'" in run.stdout
 
     manifest = pd.read_parquet(project / data["ingest"]["manifest"])

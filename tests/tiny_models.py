@@ -44,39 +44,43 @@ WORDS = [
 ]
 
 
+# one transformer layer of 2 heads, 16 wide: the size of every tiny tower here
+TINY_LAYERS = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+
+
+def word_tokenizer(folder: Path, words: list[str]) -> object:
+    """A BERT word-piece tokenizer over exactly `words`, written into `folder`."""
+    from transformers import BertTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(words) + "\n")
+    return BertTokenizer(str(vocab), do_lower_case=True)
+
+
 def save_tiny_blip(folder: Path) -> Path:
     """A BLIP captioner (vision + text decoder) a few thousand parameters big."""
     from transformers import (
-        BertTokenizer,
         BlipConfig,
         BlipForConditionalGeneration,
         BlipImageProcessor,
         BlipProcessor,
     )
 
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(WORDS) + "\n")
-    tokenizer = BertTokenizer(str(vocab), do_lower_case=True)
+    tokenizer = word_tokenizer(folder, WORDS)
     tokenizer.add_special_tokens({"bos_token": "[CLS]", "eos_token": "[SEP]"})
     processor = BlipProcessor(
         image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer
     )
     config = BlipConfig(
         vision_config=dict(
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
+            **TINY_LAYERS,
             image_size=32,
             patch_size=16,
         ),
         text_config=dict(
             vocab_size=len(WORDS),
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
+            **TINY_LAYERS,
             max_position_embeddings=64,
             bos_token_id=2,
             sep_token_id=3,
@@ -255,17 +259,13 @@ CHAT_TEMPLATE = (
 def save_tiny_llava(folder: Path) -> Path:
     """A LLaVA chat VLM (CLIP vision tower + Llama decoder) with a chat template, tiny."""
     from transformers import (
-        BertTokenizer,
         CLIPImageProcessor,
         LlavaConfig,
         LlavaForConditionalGeneration,
         LlavaProcessor,
     )
 
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join([*WORDS, "describe", "motion", "<image>"]) + "\n")
-    tokenizer = BertTokenizer(str(vocab), do_lower_case=True)
+    tokenizer = word_tokenizer(folder, [*WORDS, "describe", "motion", "<image>"])
     tokenizer.add_special_tokens({"additional_special_tokens": ["<image>"]})
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
@@ -281,20 +281,14 @@ def save_tiny_llava(folder: Path) -> Path:
     config = LlavaConfig(
         vision_config=dict(
             model_type="clip_vision_model",
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
+            **TINY_LAYERS,
             image_size=32,
             patch_size=16,
         ),
         text_config=dict(
             model_type="llama",
             vocab_size=len(tokenizer),
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
+            **TINY_LAYERS,
             num_key_value_heads=2,
             max_position_embeddings=256,
             pad_token_id=0,
