@@ -73,3 +73,32 @@ def test_encode_writes_every_phase_once_and_the_same_bytes_again(config, tmp_pat
     assert 0.5 < float(sentence(plain, tagged, dim=0)) < 0.9999  # tags change the text
     encode_stage(config, runtime)
     assert digests(tmp_path / "latents") == first  # byte-identical on a re-run
+
+
+def windows_of(folder):
+    """Every latent window under a folder, by (file, key)."""
+    found = {}
+    for path in sorted(folder.rglob("*.tar")):
+        for sample in wds.WebDataset(str(path), shardshuffle=False):
+            found[(str(path.relative_to(folder)), sample["__key__"])] = read_window(sample)
+    return found
+
+
+@pytest.mark.integration
+def test_encode_on_dask_workers_writes_what_one_process_writes(prefect_server, config, tmp_path):
+    """The same windows in the same shards; latents equal up to float rounding (a Dask worker
+    runs torch on one thread, which sums in another order than two threads do)."""
+    from flows.encode import run
+
+    run(config)
+    engine = config.engine.model_copy(update={"runner": "dask"})
+    latents = config.encode.model_copy(update={"dir": str(tmp_path / "dask_latents")})
+    metas = run(config.model_copy(update={"engine": engine, "encode": latents}))
+    assert sorted(metas) == ["1", "2", "3", "4", "5"] and metas["1"]["train_windows"] > 0
+    local, dask = windows_of(tmp_path / "latents"), windows_of(tmp_path / "dask_latents")
+    assert sorted(local) == sorted(dask) and local
+    for key, window in local.items():
+        other = dask[key]
+        np.testing.assert_allclose(window.latent, other.latent, atol=2e-2, rtol=1e-2)
+        np.testing.assert_array_equal(window.flow, other.flow)
+        np.testing.assert_allclose(window.text, other.text, atol=1e-3)

@@ -12,6 +12,7 @@ phases is embedded once.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -109,12 +110,32 @@ def encode_phase(
     return meta
 
 
-def encode_stage(config: AiprodConfig, runtime: Runtime) -> dict[int, dict]:
-    """Every phase's latents, one phase after the other, with one VAE and text encoder."""
+@dataclass(frozen=True)
+class Encoder:
+    """What encoding needs, loaded once per process: the VAE and the frozen text encoder."""
+
+    codec: LatentCodec
+    text: TextFeatures | None
+    vae_sha256: str
+    runtime: Runtime
+
+
+def load_encoder(config: AiprodConfig, runtime: Runtime) -> Encoder:
     torch.backends.cudnn.deterministic = True  # the same bytes on a re-run, GPUs included
     torch.backends.cudnn.benchmark = False
     vae_file = Path(config.train_vae.out_dir) / MODEL_FILE
     codec = load_codec(vae_file).to(runtime.device)
     memo = TextMemo(frozen) if (frozen := frozen_text(config, runtime)) is not None else None
-    sha = sha256_file(vae_file)
-    return {k: encode_phase(config, k, codec, memo, runtime, sha) for k in PHASES}
+    return Encoder(codec, memo, sha256_file(vae_file), runtime)
+
+
+def encode_one(config: AiprodConfig, phase: int, encoder: Encoder) -> dict:
+    return encode_phase(
+        config, phase, encoder.codec, encoder.text, encoder.runtime, encoder.vae_sha256
+    )
+
+
+def encode_stage(config: AiprodConfig, runtime: Runtime) -> dict[int, dict]:
+    """Every phase's latents, one phase after the other, with one VAE and text encoder."""
+    encoder = load_encoder(config, runtime)
+    return {k: encode_one(config, k, encoder) for k in PHASES}
