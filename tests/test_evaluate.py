@@ -188,3 +188,19 @@ def test_adherence_summary_gives_the_chance_of_each_language_score():
     assert summary["ja"]["colour"] == 0.5 and summary["ja"]["direction"] == 0.125
     assert summary["ja"]["colour_p"] < 1e-5 < 0.5 < summary["ja"]["direction_p"]
     assert summary["ja"]["prompts"] == 32 and summary["chance"]["direction"] == 0.125
+
+
+def test_fvd_is_fit_in_as_many_principal_components_as_the_videos_support():
+    from aiprod.evaluate.frechet import full_rank_dims, principal_basis
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(63, 64)) @ rng.normal(size=(64, 64))  # the demo's counts
+    assert full_rank_dims(64, 63, 63, 63) == 31 and full_rank_dims(64, 2048, 2048) == 64
+    basis = principal_basis(real, 31)
+    assert basis.shape == (64, 31)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(31), atol=1e-9)
+    _, cov = gaussian(real @ basis)
+    assert np.linalg.matrix_rank(cov) == 31  # full rank, where the 64-dim fit has rank 62
+    assert np.linalg.matrix_rank(gaussian(real)[1]) == 62
+    variance = np.var(real @ basis, axis=0)
+    assert (np.diff(variance) <= 1e-9).all()  # the largest-variance directions first

@@ -182,3 +182,19 @@ def test_latent_shortcuts_average_into_the_mean_and_repeat_back():
     features = decoder.layers(decoder.mid(latent.repeat_interleave(4, dim=1)))
     expected = decoder.head(torch.nn.functional.silu(_framewise(decoder.norm, features)))
     torch.testing.assert_close(decoder(latent), expected)
+
+
+def test_ssim_is_the_standard_11x11_gaussian_one():
+    from aiprod.train.metrics import ssim
+
+    torch.manual_seed(0)
+    video = torch.rand(2, 3, 4, 32, 32) * 2 - 1
+    assert ssim(video, video) == pytest.approx(1.0, abs=1e-6)
+    slightly, badly = video + 0.05 * torch.randn_like(video), video + 0.5 * torch.randn_like(video)
+    assert 0 < ssim(badly, video) < ssim(slightly, video) < 1
+    # a uniform shift of 0.1 on [0, 1] pixels: luminance term only, known in closed form
+    # for a constant image (mu 0.5 vs 0.6; no variance): (2*.5*.6 + c1) / (.25 + .36 + c1)
+    flat = torch.zeros(1, 1, 1, 32, 32)
+    c1 = 0.01**2
+    expected = (2 * 0.5 * 0.6 + c1) / (0.5**2 + 0.6**2 + c1)
+    assert ssim(flat + 0.2, flat) == pytest.approx(expected, abs=1e-4)

@@ -36,3 +36,16 @@ def frechet_distance(
 def feature_distance(real: np.ndarray, generated: np.ndarray) -> float:
     """The Fréchet distance of two (N, D) feature sets."""
     return frechet_distance(*gaussian(real), *gaussian(generated))
+
+
+def full_rank_dims(dims: int, *counts: int) -> int:
+    """Feature dimensions a Gaussian fit of the smallest set can estimate at full rank: at most
+    half its size (a covariance of n samples has rank n - 1 at best, and is noisy near it)."""
+    return max(1, min(dims, min(counts) // 2))
+
+
+def principal_basis(features: np.ndarray, dims: int) -> np.ndarray:
+    """(D, dims) orthonormal directions of largest variance of `features` (PCA)."""
+    x = np.asarray(features, np.float64)
+    _, _, vt = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+    return vt[:dims].T

@@ -12,7 +12,7 @@ import torch
 from aiprod.config import AiprodConfig
 from aiprod.evaluate.classifier import MODEL_FILE as CLASSIFIER_FILE
 from aiprod.evaluate.features import Extractor, make_extractor
-from aiprod.evaluate.frechet import feature_distance
+from aiprod.evaluate.frechet import feature_distance, full_rank_dims, principal_basis
 from aiprod.evaluate.held_out import held_out
 from aiprod.evaluate.sampling import BATCH, generate_batched
 from aiprod.generate import VideoGenerator
@@ -33,8 +33,12 @@ def _batched(items: Iterator[torch.Tensor], size: int = BATCH) -> Iterator[torch
 
 
 def fvd_metrics(generator: VideoGenerator, config: AiprodConfig) -> dict:
-    """FVD of generated vs held-out real clips (up to `evaluate.fvd_videos`), and of real
-    training vs held-out clips (the floor), every side streamed in batches.
+    """FVD of generated vs held-out real clips (up to `evaluate.fvd_videos`), and of as many
+    real training clips vs the held-out ones (the floor), every side streamed in batches.
+
+    With fewer videos than twice the feature dimensions (the demo: 63 against 64 dims), a
+    covariance would be singular; both distances are then taken in the real features' top
+    principal components, as many as the smallest set can fit at full rank (`fit_dims`).
 
     A distance needs two videos on each side; with fewer (a tiny corpus) it is null."""
     ev = config.evaluate
@@ -67,12 +71,20 @@ def fvd_metrics(generator: VideoGenerator, config: AiprodConfig) -> dict:
     train_windows = (
         w.as_float() for w in sequential(train_shards, lambda raw: pixel_windows(raw, spec))
     )
-    floor = _features(extractor, _batched(islice(train_windows, 2 * len(captions))))
+    floor = _features(extractor, _batched(islice(train_windows, len(captions))))  # equal counts
+    counts = len(real_features), len(fake_features), len(floor)
+    dims = full_rank_dims(real_features.shape[1], *counts)
+    basis = principal_basis(real_features, dims) if len(real_features) >= 2 else None
+    project = (lambda f: f @ basis) if basis is not None else (lambda f: f)  # noqa: E731
     return {
         "extractor": extractor.name,
-        "fvd": _distance(real_features, fake_features),
-        "fvd_real_train_vs_held_out": _distance(real_features, floor),
+        "fvd": _distance(project(real_features), project(fake_features)),
+        "fvd_real_train_vs_held_out": _distance(project(real_features), project(floor)),
         "videos": len(captions),
+        "videos_generated": len(fake_features),
+        "videos_train_floor": len(floor),
+        "feature_dims": int(real_features.shape[1]),
+        "fit_dims": dims,  # principal components of the real features the Gaussians are fit in
         "frames_per_video": frames,
     }
 
