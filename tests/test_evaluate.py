@@ -66,6 +66,10 @@ def test_flow_agreement_separates_the_right_guide_from_the_opposite_one():
     assert same["all"] == 1.0 and same["moving"] == 1.0
     assert opposite["moving"] < 0.2 < same["moving"]
     assert opposite["moving_pixels"] > 0
+    slow = measured * (0.9 / max(np.linalg.norm(measured, axis=1).max(), 1e-6))  # < 1 px
+    static = flow_agreement(np.zeros_like(slow), slow, TOLERANCE)
+    assert static["all"] > 0.9 and static["moving"] == 0.0  # still: within 1 px, no direction
+    assert flow_agreement(slow * 1.2, slow, TOLERANCE)["moving"] == 1.0  # 20% off: within 30%
 
 
 @pytest.mark.quick

@@ -138,6 +138,9 @@ class ClassifierConfig(_Section):
 
 class ToleranceConfig(_Section):
     epe_px: float = Field(gt=0, description="end-point error, pixels per frame at the video size")
+    relative_epe: float = Field(
+        default=0.3, ge=0, le=1, description="on moving pixels: or this share of the guide's speed"
+    )
     angle_deg: float = Field(gt=0, le=180)
     min_motion_px: float = Field(ge=0, description="slower guide pixels count by EPE alone")
 

@@ -74,6 +74,7 @@ def flow_guidance_metrics(
     if not held:  # a tiny corpus may hold no clip out: nothing to guide with
         empty = {"all_pixels": None, "moving_pixels": None, "videos": 0}
         keys = [f"s{s:g}" for s in ev.guidance_strengths] + ["real_clips_ceiling"]
+        keys += ["baseline_static_video", "baseline_other_clip"]
         return {key: empty for key in keys}, {}
     captions = [h.caption for h in held]
     guides = torch.stack([h.guide for h in held])
@@ -92,5 +93,9 @@ def flow_guidance_metrics(
         generated = generate_batched(generator, captions, config, guides, strength)
         results[f"s{strength:g}"] = agreement([video_flow(v, stride) for v in generated])
         videos[strength] = generated
-    results["real_clips_ceiling"] = agreement([video_flow(h.video, stride) for h in held])
+    real = [video_flow(h.video, stride) for h in held]
+    results["real_clips_ceiling"] = agreement(real)  # the estimator on the guides' own clips
+    results["baseline_static_video"] = agreement([np.zeros_like(f) for f in real])
+    if len(held) > 1:  # another held-out clip's motion: what agreement by chance looks like
+        results["baseline_other_clip"] = agreement(real[1:] + real[:1])
     return results, videos

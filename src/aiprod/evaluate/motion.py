@@ -49,24 +49,28 @@ def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def flow_agreement(measured: np.ndarray, guide: np.ndarray, tol: ToleranceConfig) -> dict:
-    """Share of pixels whose measured flow matches the guide's.
+    """How well a video's measured flow follows a guide flow, per pixel.
 
-    A pixel agrees when its end-point error is within `epe_px` and, where both vectors move
-    at least `min_motion_px`, their angle differs by at most `angle_deg`. Reported over all
-    pixels and over the pixels where the guide moves (the harder, more telling share).
+    `moving`: over the pixels where the guide moves (at least `min_motion_px`), the share
+    whose end-point error is within max(`epe_px`, `relative_epe` x the guide vector's length)
+    and whose direction is within `angle_deg` of the guide's. A video that does not move
+    fails it (no direction), however slow the guide. `all`: over every pixel, the end-point
+    error within `epe_px` (and the angle where both move), which a still video passes
+    wherever the guide is still or slow.
     """
     pairs = min(len(measured), len(guide))
     m, g = measured[:pairs], resize_flow(guide[:pairs].astype(np.float32), *measured.shape[2:])
     epe = np.linalg.norm(m - g, axis=1)
     speed_m, speed_g = np.linalg.norm(m, axis=1), np.linalg.norm(g, axis=1)
-    cos = (m * g).sum(axis=1) / np.maximum(speed_m * speed_g, 1e-9)
+    cos = (m * g).sum(axis=1) / np.maximum(speed_m * speed_g, 1e-9)  # 0 (90 deg) if one is still
     angle = np.degrees(np.arccos(np.clip(cos, -1, 1)))
-    moving = (speed_g >= tol.min_motion_px) & (speed_m >= tol.min_motion_px)
-    agree = (epe <= tol.epe_px) & (~moving | (angle <= tol.angle_deg))
+    both_move = (speed_g >= tol.min_motion_px) & (speed_m >= tol.min_motion_px)
+    agree = (epe <= tol.epe_px) & (~both_move | (angle <= tol.angle_deg))
     guide_moves = speed_g >= tol.min_motion_px
+    follows = (epe <= np.maximum(tol.epe_px, tol.relative_epe * speed_g)) & (angle <= tol.angle_deg)
     return {
         "all": float(agree.mean()),
-        "moving": float(agree[guide_moves].mean()) if guide_moves.any() else float("nan"),
+        "moving": float(follows[guide_moves].mean()) if guide_moves.any() else float("nan"),
         "moving_pixels": int(guide_moves.sum()),
     }
 
