@@ -208,3 +208,23 @@ def test_fvd_is_fit_in_as_many_principal_components_as_the_videos_support():
     assert np.linalg.matrix_rank(gaussian(real)[1]) == 62
     variance = np.var(real @ basis, axis=0)
     assert (np.diff(variance) <= 1e-9).all()  # the largest-variance directions first
+
+
+@pytest.mark.quick
+def test_zero_shot_prompts_are_in_languages_no_caption_uses():
+    from aiprod.evaluate.zero_shot import ZERO_SHOT, subject_particle
+    from aiprod.synth.captions import LANGUAGES, captions
+
+    assert not set(ZERO_SHOT) & set(LANGUAGES)
+    scene = eval_scenes(1, 0)[0]
+    trained = " ".join(captions(scene).values())
+    prompts = {p.language: p.text for p in eval_prompts(["en", "ko", "nl", "tr"], 1, 0)}
+    assert set(prompts) == {"en", "ko", "nl", "tr"}
+    for language in ZERO_SHOT:
+        assert prompts[language] not in trained and prompts[language] != prompts["en"]
+    assert subject_particle("원") == "이" and subject_particle("마름모") == "가"
+    circle = ObjectSpec("circle", "red", "small", "linear", "left")
+    square = ObjectSpec("square", "red", "small", "linear", "left")
+    assert ZERO_SHOT["nl"].noun_phrase(circle) == "een kleine rode cirkel"
+    assert ZERO_SHOT["nl"].noun_phrase(square) == "een klein rood vierkant"  # a het-word
+    assert ZERO_SHOT["tr"].noun_phrase(square) == "küçük kırmızı bir kare"

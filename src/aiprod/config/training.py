@@ -158,6 +158,10 @@ class EvaluateConfig(_Section):
     seed: int = Field(ge=0)
     prompts_per_language: int = Field(ge=1)
     languages: Annotated[list[str], Field(min_length=1)]
+    zero_shot_languages: list[Literal["ko", "nl", "tr"]] = Field(
+        default=[],
+        description="evaluation-only prompt languages no caption uses (adherence reported apart)",
+    )
     guidance_strengths: Annotated[list[Annotated[float, Field(ge=0, le=1)]], Field(min_length=1)]
     flow_videos: int = Field(ge=1, description="held-out clips whose flow guides generation")
     fvd_videos: int = Field(

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aiprod.synth.captions import caption
+from aiprod.evaluate.zero_shot import ZERO_SHOT
+from aiprod.synth.captions import GRAMMARS, describe
 from aiprod.synth.world import (
     BACKGROUND_COLOURS,
     COLOURS,
@@ -57,11 +58,14 @@ def eval_scenes(count: int, seed: int) -> list[SceneSpec]:
 
 
 def eval_prompts(languages: list[str], count: int, seed: int) -> list[Prompt]:
+    """The same `count` scenes described in each language: a caption language, or a
+    zero-shot one (evaluation only: ko, nl, tr)."""
     scenes = eval_scenes(count, seed)
+    grammars = {**GRAMMARS, **ZERO_SHOT}
     return [
         Prompt(
             language,
-            caption(scene, language),
+            describe(scene, grammars[language]),
             scene.objects[0].colour,
             scene.objects[0].shape,
             str(scene.objects[0].direction),

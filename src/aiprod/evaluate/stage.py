@@ -66,10 +66,14 @@ def evaluate_stage(config: AiprodConfig, runtime: Runtime) -> dict:
     prompts, prompt_videos, table = [], torch.empty(0), pd.DataFrame()
     if shapes_world:
         classifier = runtime.to(load_classifier(Path(config.classifier.out_dir) / CLASSIFIER_FILE))
-        prompts = eval_prompts(ev.languages, ev.prompts_per_language, ev.seed)
+        languages = ev.languages + ev.zero_shot_languages
+        prompts = eval_prompts(languages, ev.prompts_per_language, ev.seed)
         prompt_videos = generate_batched(generator, [p.text for p in prompts], config)
         table = adherence(prompt_videos, prompts, classifier)
-        metrics["adherence"] = adherence_summary(table)
+        zero_shot = table["language"].isin(ev.zero_shot_languages)
+        metrics["adherence"] = adherence_summary(table[~zero_shot])
+        if zero_shot.any():
+            metrics["adherence_zero_shot"] = adherence_summary(table[zero_shot])
         metrics["direction_reader_on_real_clips"] = direction_reader_accuracy(
             moving_object_clips(config, generator.size, generator.frames, generator.frame_step)
         )

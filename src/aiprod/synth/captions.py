@@ -30,8 +30,12 @@ GRAMMARS: dict[str, Grammar] = {
 
 
 def caption(scene: SceneSpec, language: str) -> str:
-    """Describe a scene in one language: each object, then background, camera and light."""
-    grammar = GRAMMARS[language]
+    """Describe a scene in one of the nine caption languages."""
+    return describe(scene, GRAMMARS[language])
+
+
+def describe(scene: SceneSpec, grammar: Grammar) -> str:
+    """Describe a scene with a grammar: each object, then background, camera and light."""
     parts = []
     for obj in scene.objects:
         motion = grammar.motions[obj.motion]
