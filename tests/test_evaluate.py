@@ -228,3 +228,20 @@ def test_zero_shot_prompts_are_in_languages_no_caption_uses():
     assert ZERO_SHOT["nl"].noun_phrase(circle) == "een kleine rode cirkel"
     assert ZERO_SHOT["nl"].noun_phrase(square) == "een klein rood vierkant"  # a het-word
     assert ZERO_SHOT["tr"].noun_phrase(square) == "küçük kırmızı bir kare"
+
+
+def test_contradicting_references_move_against_their_prompts(small_config, tiny_model):
+    """Every ordered pair of directions once; each reference's guide (from the rendered
+    scene, as a --motion-ref would give it) moves the way the reference does."""
+    from aiprod.evaluate.contradiction import _reference_flow, contradicting_pairs
+    from aiprod.generate import VideoGenerator
+
+    pairs = contradicting_pairs(0)
+    directions = [(a.objects[0].direction, s.objects[0].direction) for a, s in pairs]
+    assert len(set(directions)) == len(pairs) == 56 and all(a != s for a, s in directions)
+    assert all(a.objects[0].shape == s.objects[0].shape for a, s in pairs)
+    generator = VideoGenerator(tiny_model)
+    for _, shown in pairs[::9]:
+        guide = _reference_flow(generator, shown).numpy()  # (2, P, h, w)
+        read = dominant_direction(guide.transpose(1, 0, 2, 3), min_px=0.01)
+        assert read == shown.objects[0].direction

@@ -117,11 +117,16 @@ class VideoGenerator:
             clip = read_clip(str(path))
         except (VideoError, OSError) as error:
             raise ValueError(f"--motion-ref {path}: cannot read it as a video ({error})") from None
-        grey = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in clip[:: self.frame_step]])
-        if len(grey) < frames:
+        if len(clip[:: self.frame_step]) < frames:
             raise ValueError(
-                f"--motion-ref {path}: {len(grey)} frames at step {self.frame_step}, need {frames}"
+                f"--motion-ref {path}: {len(clip[:: self.frame_step])} frames at step "
+                f"{self.frame_step}, need {frames}"
             )
+        return self.flow_from_frames(clip, frames, size)
+
+    def flow_from_frames(self, clip: np.ndarray, frames: int, size: int) -> torch.Tensor:
+        """`flow_from_video` of BGR frames (T, H, W, 3) at the clips' frame rate."""
+        grey = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in clip[:: self.frame_step]])
         pairs = max(1, (frames - 1) // self.codec.temporal_factor)
         flow = clip_flow(grey[:frames], size, "medium", stride=self.flow_stride)[:pairs]
         flow = flow * (self.flow_save_size / size)  # px at the size training's flow was kept at

@@ -16,6 +16,7 @@ from aiprod.curation.truth import SHAPES_WORLD_ONLY, clip_segment, has_ground_tr
 from aiprod.evaluate.adherence import adherence, adherence_summary, read_back_ceiling
 from aiprod.evaluate.classifier import MODEL_FILE as CLASSIFIER_FILE
 from aiprod.evaluate.classifier import load_classifier
+from aiprod.evaluate.contradiction import contradiction_metrics
 from aiprod.evaluate.fvd import fvd_metrics
 from aiprod.evaluate.gallery import GalleryItem, write_gallery
 from aiprod.evaluate.held_out import HeldOut, flow_guidance_metrics, held_out
@@ -78,6 +79,7 @@ def evaluate_stage(config: AiprodConfig, runtime: Runtime) -> dict:
             moving_object_clips(config, generator.size, generator.frames, generator.frame_step)
         )
         metrics["read_back_ceiling"] = read_back_ceiling(generator, classifier, config)
+        metrics["contradicting_references"] = contradiction_metrics(generator, config)
     else:
         metrics["adherence"] = {"skipped": SHAPES_WORLD_ONLY}
         metrics["read_back_ceiling"] = {"skipped": SHAPES_WORLD_ONLY}
