@@ -245,3 +245,10 @@ def test_contradicting_references_move_against_their_prompts(small_config, tiny_
         guide = _reference_flow(generator, shown).numpy()  # (2, P, h, w)
         read = dominant_direction(guide.transpose(1, 0, 2, 3), min_px=0.01)
         assert read == shown.objects[0].direction
+
+
+def test_frechet_distance_in_one_dimension():
+    """Two videos a side: FVD is fit in one principal component, a (1, 1) covariance."""
+    a, b = np.array([[0.0], [2.0]]), np.array([[1.0], [3.0]])
+    # means 1 and 2, variances 2 and 2: (1 - 2)^2 + 2 + 2 - 2 * sqrt(2 * 2) = 1
+    assert feature_distance(a, b) == pytest.approx(1.0)

@@ -15,7 +15,7 @@ def gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or len(x) < 2:
         raise ValueError(f"need (N >= 2, D) features, got shape {x.shape}")
-    return x.mean(axis=0), np.cov(x, rowvar=False)
+    return x.mean(axis=0), np.atleast_2d(np.cov(x, rowvar=False))  # (1, 1) for one dimension
 
 
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
