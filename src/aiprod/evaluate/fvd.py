@@ -72,10 +72,13 @@ def fvd_metrics(generator: VideoGenerator, config: AiprodConfig) -> dict:
         w.as_float() for w in sequential(train_shards, lambda raw: pixel_windows(raw, spec))
     )
     floor = _features(extractor, _batched(islice(train_windows, len(captions))))  # equal counts
-    counts = len(real_features), len(fake_features), len(floor)
-    dims = full_rank_dims(real_features.shape[1], *counts)
+    counts = [n for n in (len(real_features), len(fake_features), len(floor)) if n >= 2]
+    dims = full_rank_dims(real_features.shape[1], *(counts or [0]))  # sets a distance uses
     basis = principal_basis(real_features, dims) if len(real_features) >= 2 else None
-    project = (lambda f: f @ basis) if basis is not None else (lambda f: f)  # noqa: E731
+
+    def project(features: np.ndarray) -> np.ndarray:
+        return features @ basis if basis is not None and len(features) else features
+
     return {
         "extractor": extractor.name,
         "fvd": _distance(project(real_features), project(fake_features)),
