@@ -12,24 +12,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from aiprod.fsutil import sha256_file, write_json
-from aiprod.ingest.sources import GLOB_CHARS, SIDECAR_EXTENSIONS
-
-
-def matched_files(pattern: str, extensions: list[str]) -> tuple[fsspec.AbstractFileSystem, list]:
-    """The files a source pattern names: videos (and tars) with their sidecars."""
-    wanted = {f".{ext}" for ext in [*extensions, *SIDECAR_EXTENSIONS]}
-    fs, root = fsspec.core.url_to_fs(pattern)
-    if fs.isdir(root):
-        return fs, sorted(p for p in fs.find(root) if Path(p).suffix.lower() in wanted)
-    if GLOB_CHARS & set(pattern):
-        return fs, sorted(p for p in fs.glob(root) if not fs.isdir(p))
-    if fs.exists(root):
-        return fs, [root]
-    raise FileNotFoundError(f"ingest.sources: {pattern!r} matches no file or folder")
+from aiprod.ingest.sources import SIDECAR_EXTENSIONS, display_url, pattern_files
 
 
 class HashState:
@@ -55,24 +41,17 @@ class HashState:
 
 
 def list_sources(patterns: list[str], extensions: list[str], state: HashState) -> list[dict]:
-    """One row per matched file, sorted by URL: url, bytes and a content fingerprint."""
+    """One row per matched file (videos, tars and their sidecars), sorted by URL: url, bytes
+    and a content fingerprint."""
+    suffixes = {f".{ext}" for ext in [*extensions, *SIDECAR_EXTENSIONS]}
     rows: dict[str, dict] = {}
     for pattern in patterns:
-        fs, paths = matched_files(pattern, extensions)
+        fs, paths = pattern_files(pattern, suffixes)
         for path in paths:
+            row = {"url": display_url(fs, path), "bytes": fs.size(path)}
             if isinstance(fs, LocalFileSystem):
-                row = {"url": path, "bytes": Path(path).stat().st_size}
                 row["sha256"] = state.sha256(path)
-                row["url"] = _relative(path)
             else:
-                url = fs.unstrip_protocol(path)
-                row = {"url": url, "bytes": fs.size(path), "checksum": str(fs.checksum(path))}
+                row["checksum"] = str(fs.checksum(path))
             rows.setdefault(row["url"], row)
     return [rows[url] for url in sorted(rows)]
-
-
-def _relative(path: str) -> str:
-    try:
-        return Path(path).resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path

@@ -40,7 +40,7 @@ class Source:
         return found
 
 
-def _display_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
+def display_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
     if isinstance(fs, LocalFileSystem):
         relative = os.path.relpath(path)
         return path if relative.startswith("..") else Path(relative).as_posix()
@@ -51,7 +51,20 @@ def _tar_members(fs: fsspec.AbstractFileSystem, path: str, wanted: set[str]) -> 
     """The videos inside a tar (e.g. a video2dataset / WebDataset shard), with their sidecars."""
     archive = fsspec.filesystem("tar", fo=fs.open(path, "rb"))
     members = sorted(m for m in archive.find("") if Path(m).suffix.lower() in wanted - {".tar"})
-    return [Source(f"{_display_url(fs, path)}#{member}", archive, member) for member in members]
+    return [Source(f"{display_url(fs, path)}#{member}", archive, member) for member in members]
+
+
+def pattern_files(pattern: str, suffixes: set[str]) -> tuple[fsspec.AbstractFileSystem, list[str]]:
+    """The files one `ingest.sources` pattern names, sorted: a folder's files with these
+    suffixes (searched recursively), a glob's matches, or the one file named."""
+    fs, root = fsspec.core.url_to_fs(pattern)
+    if fs.isdir(root):
+        return fs, sorted(p for p in fs.find(root) if Path(p).suffix.lower() in suffixes)
+    if GLOB_CHARS & set(pattern):
+        return fs, sorted(p for p in fs.glob(root) if not fs.isdir(p))
+    if fs.exists(root):
+        return fs, [root]
+    raise FileNotFoundError(f"ingest.sources: {pattern!r} matches no file or folder")
 
 
 def discover(patterns: list[str], extensions: list[str]) -> list[Source]:
@@ -64,21 +77,13 @@ def discover(patterns: list[str], extensions: list[str]) -> list[Source]:
     wanted = {f".{ext}" for ext in extensions}
     found: dict[str, Source] = {}
     for pattern in patterns:
-        fs, root = fsspec.core.url_to_fs(pattern)
-        if fs.isdir(root):
-            paths = [p for p in fs.find(root) if Path(p).suffix.lower() in wanted]
-        elif GLOB_CHARS & set(pattern):
-            paths = [p for p in fs.glob(root) if not fs.isdir(p)]
-        elif fs.exists(root):
-            paths = [root]
-        else:
-            raise FileNotFoundError(f"ingest.sources: {pattern!r} matches no file or folder")
+        fs, paths = pattern_files(pattern, wanted)
         for path in paths:
             if Path(path).suffix.lower() == ".tar":
                 for source in _tar_members(fs, path, wanted | {".mp4"}):
                     found.setdefault(source.url, source)
                 continue
-            source = Source(_display_url(fs, path), fs, path)
+            source = Source(display_url(fs, path), fs, path)
             found.setdefault(source.url, source)
     return [found[url] for url in sorted(found)]
 
