@@ -14,6 +14,7 @@ from aiprod.config import AiprodConfig, ConfigError, load_config
 # the stages that run a network: they read `runtime`, which is checked against the device
 NETWORK_STAGES = {
     "train_vae", "encode", "train_phase", "mine", "classifier", "evaluate", "finetune",
+    "lora_precompute",
 }  # fmt: skip
 
 
@@ -27,8 +28,14 @@ class StageStopped(RuntimeError):
     """The data cannot go on as configured; the message says why and which key decides."""
 
 
-def run_stage(name: str, run: Callable[[AiprodConfig], object], argv: list[str] | None) -> int:
-    """Parse `--params`, validate the whole config, run the stage; a bad config exits 2."""
+def run_stage(
+    name: str,
+    run: Callable[[AiprodConfig], object],
+    argv: list[str] | None,
+    check: Callable[[AiprodConfig], None] | None = None,
+) -> int:
+    """Parse `--params`, validate the whole config (and what `check` reads besides, e.g. a
+    model folder), run the stage; a bad config exits 2."""
     parser = argparse.ArgumentParser(prog=f"aiprod {name}", description=f"Run the {name} stage.")
     parser.add_argument(
         "--params", default="params.yaml", help="params file (default: params.yaml)"
@@ -43,6 +50,8 @@ def run_stage(name: str, run: Callable[[AiprodConfig], object], argv: list[str] 
             from aiprod.runtime import preflight
 
             preflight(config.runtime)  # the device can honour runtime: before any work
+        if check is not None:
+            check(config)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)  # noqa: T201
         return 2

@@ -101,7 +101,9 @@ def small_training(data: dict, root: Path) -> None:
     )
     data["finetune"].update(
         checkpoint=str(root / "models" / "phase5" / "model.pt"),
+        latents_dir=str(root / "lora_latents"),
         out_dir=str(root / "models" / "lora"),
+        metrics=str(root / "reports" / "finetune.json"),
         phases=[1, 2, 3, 4, 5],  # a tiny corpus may hold out all of phase 5
         train={**data["finetune"]["train"], "steps": 3, "batch_size": 2},
     )

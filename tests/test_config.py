@@ -88,14 +88,15 @@ def test_windows_longer_than_any_clip_and_a_flow_stride_off_the_latent_grid_are_
     assert "score.flow.stride: must equal the VAE's temporal factor (4)" in message
 
 
-def test_replay_and_finetuning_need_the_windows_of_the_phases_they_read(params):
+def test_replay_needs_the_windows_of_the_phases_it_reads_and_buckets_the_grid(params):
     params["train"]["phase3"] = {**params["train"]["phase3"], "size": 64, "replay": True}
-    params["finetune"]["train"] = {**params["finetune"]["train"], "frames": 13}
+    params["finetune"]["buckets"] = [{"width": 36, "height": 32, "frames": 10}]
     with pytest.raises(ConfigError) as info:
         parse_config(params)
     message = str(info.value)
     assert "train.phase3: with replay it reads phase 1's latents" in message
-    assert "finetune.train: it reads phase 5's latents" in message
+    assert "finetune.buckets[0].frames: aiprod takes 1 + 4k frames, got 10" in message
+    assert "finetune.buckets[0].width: aiprod takes multiples of" in message
 
 
 def test_runtime_choices_are_validated_by_key(params):

@@ -18,20 +18,19 @@ from aiprod.train.t2v import ModelSpec, load_model, save_model, t2v_loss
 CFG = FinetuneConfig.model_validate(
     {
         "checkpoint": "unused",
+        "latents_dir": "unused",
         "out_dir": "unused",
         "rank": 4,
         "alpha": 8,
         "dropout": 0.0,
         "targets": ["qkv", "proj", "q_cross", "kv_cross", "proj_cross"],
         "phases": [5],
+        "buckets": [{"width": 32, "height": 32, "frames": 9}],
         "train": {
             "steps": 1,
             "lr": 1e-3,
             "warmup": 0,
             "batch_size": 1,
-            "size": 32,
-            "frames": 9,
-            "frame_step": 1,
             "text_dropout": 0.0,
             "flow_dropout": 0.5,
             "ema": 0.9,

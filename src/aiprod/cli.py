@@ -19,7 +19,8 @@ STAGES = {
     "mine": "hard examples of a phase, carried into the next one's shards (--phase 1..4)",
     "classifier": "train the shapes-world video classifier (FVD features, read-back)",
     "evaluate": "FVD, flow agreement, prompt adherence, VAE metrics, gallery",
-    "finetune": "LoRA adapters on a pretrained checkpoint (not part of dvc repro)",
+    "lora_precompute": "the short path's latents: phases through the base's VAE and text encoder",
+    "finetune": "the short path: LoRA (and flow guidance) on a pretrained base, by phases",
     "generate": "a prompt in any of 9 languages to an mp4 (see `aiprod generate --help`)",
     "db": "the generation service's schema: `aiprod db upgrade` (AIPROD_DATABASE_URL)",
     "keys": "API keys of the service: create (shown once), list, revoke",
@@ -28,7 +29,7 @@ STAGES = {
 }
 # commands that are not DAG stages: module, or module:function taking argv
 MODULES = {
-    "generate": "aiprod.generate",
+    "generate": "aiprod.generate_cli",
     "db": "aiprod.serve.commands:db_main",
     "keys": "aiprod.serve.commands:keys_main",
     "serve": "aiprod.serve.commands:serve_main",

@@ -9,8 +9,6 @@ video) on the runtime's device and precision (`runtime` in params.yaml, or --dev
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import cv2
 import numpy as np
 import torch
 
-from aiprod.config import ConfigError, RuntimeConfig, load_config
+from aiprod.config import RuntimeConfig
 from aiprod.curation.motion import clip_flow
 from aiprod.latents.encode import latent_grid_flow
 from aiprod.nn.rectified_flow import sample
@@ -153,71 +151,3 @@ def write_video(path: str | Path, video: torch.Tensor, fps: float, scale: int = 
         ]
     write_h264(path, frames, fps, crf=12)
     return Path(path)
-
-
-def cli_runtime(params: str, device: str | None, precision: str | None) -> RuntimeConfig:
-    """`runtime` from the params file when there is one, with the command line's overrides
-    (validated as params are: a bad --device names `runtime.device`)."""
-    base = load_config(params).runtime if Path(params).is_file() else RuntimeConfig()
-    update = {k: v for k, v in (("device", device), ("precision", precision)) if v is not None}
-    try:
-        return RuntimeConfig.model_validate({**base.model_dump(), **update})
-    except ValueError as error:
-        raise ConfigError(f"runtime: {error}") from None
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="aiprod generate", description="Generate a video from a prompt (any of 9 languages)."
-    )
-    parser.add_argument("prompt")
-    parser.add_argument("-o", "--output", default="generated.mp4")
-    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
-    parser.add_argument("--vae", default=None, help="VAE model.pt (default: the one trained with)")
-    parser.add_argument("--frames", type=int, default=None)
-    parser.add_argument("--size", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--cfg", type=float, default=3.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--guidance-strength", type=float, default=0.0)
-    parser.add_argument("--motion-ref", default=None, help="video whose optical flow guides motion")
-    parser.add_argument("--scale", type=int, default=4, help="nearest-neighbour upscale of the mp4")
-    parser.add_argument(
-        "--params", default="params.yaml", help="its `runtime` section is used when it exists"
-    )
-    parser.add_argument("--device", default=None, help="overrides runtime.device")
-    parser.add_argument(
-        "--precision", default=None, choices=["fp32", "bf16", "fp16"], help="overrides runtime"
-    )
-    args = parser.parse_args(argv)
-    try:
-        if not args.prompt.strip():
-            raise ValueError("the prompt is empty")
-        if args.steps < 1:
-            raise ValueError(f"--steps {args.steps}: must be >= 1")
-        runtime = resolve(cli_runtime(args.params, args.device, args.precision))
-        generator = VideoGenerator(args.checkpoint, args.vae, runtime)
-        frames, size = args.frames or generator.frames, args.size or generator.size
-        flow = None
-        if args.motion_ref:
-            flow = generator.flow_from_video(args.motion_ref, frames, size)[None]
-        video = generator(
-            [args.prompt],
-            frames,
-            size,
-            args.steps,
-            args.cfg,
-            args.seed,
-            flow,
-            args.guidance_strength,
-        )[0]
-        path = write_video(args.output, video, generator.fps, args.scale)
-    except (ValueError, FileNotFoundError, ConfigError) as error:
-        print(f"error: {error}", file=sys.stderr)  # noqa: T201
-        return 2
-    print(f"wrote {path} ({video.shape[1]} frames, {video.shape[2]}x{video.shape[3]})")  # noqa: T201
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

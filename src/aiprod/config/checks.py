@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 
 def _windows(config: AiprodConfig) -> list[tuple[str, object]]:
     """Every section that cuts training windows: (key path, section)."""
-    found = [(f"train.phase{k}", config.train.phase(k)) for k in range(1, 6)]
-    return [*found, ("finetune.train", config.finetune.train)]
+    return [(f"train.phase{k}", config.train.phase(k)) for k in range(1, 6)]
 
 
 def _cut(cfg: object) -> tuple[int, int, int]:
@@ -26,7 +25,7 @@ def _cut(cfg: object) -> tuple[int, int, int]:
 
 
 def _shared_latents(config: AiprodConfig) -> list[str]:
-    """Phases that read another phase's latents (replay, the ablation, fine-tuning) need
+    """Phases that read another phase's latents (replay, the ablation) need
     that phase's windows cut the same way: latents are encoded once, per phase."""
     problems = []
     for k in range(1, 6):
@@ -44,13 +43,6 @@ def _shared_latents(config: AiprodConfig) -> list[str]:
                     f"got {_cut(cfg)}"
                 )
                 break
-    for j in config.finetune.phases:
-        if _cut(config.train.phase(j)) != _cut(config.finetune.train):
-            problems.append(
-                f"finetune.train: it reads phase {j}'s latents, so frames, size and frame_step "
-                f"must match phase {j}'s {_cut(config.train.phase(j))}, "
-                f"got {_cut(config.finetune.train)}"
-            )
     return problems
 
 
@@ -101,6 +93,10 @@ def cross_field_problems(config: AiprodConfig) -> list[str]:
                 f"(at most {max_h * ph * sf} px for preset {config.model.preset})"
             )
     problems += _shared_latents(config)
+    if config.finetune.base == "aiprod":  # a diffusers base's grid is read from its folder
+        from aiprod.finetune.checks import bucket_problems
+
+        problems += bucket_problems(config, tf, sf * max(ph, pw))
     if config.score.flow.stride != tf:
         problems.append(
             f"score.flow.stride: must equal the VAE's temporal factor ({tf}), so each latent "

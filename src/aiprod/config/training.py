@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from aiprod.config.base import _required_when, _Section
+from aiprod.config.base import _required_when, _required_when_not, _Section
 
 
 class TrainVAEConfig(_Section):
@@ -177,17 +177,85 @@ class EvaluateConfig(_Section):
     )
 
 
-class FinetuneConfig(_Section):
-    """LoRA fine-tuning of a pretrained checkpoint on the phase 5 shards (not in the DAG run)."""
+class BucketConfig(_Section):
+    """One training resolution of the short path: clips go to the bucket nearest their
+    aspect ratio (the longest one their length fills) and each batch is drawn from one."""
 
-    checkpoint: str = Field(min_length=1, description="text-to-video model.pt to adapt")
+    width: int = Field(ge=8, le=4096)
+    height: int = Field(ge=8, le=4096)
+    frames: int = Field(ge=1, le=1024)
+
+
+class LoraTrainConfig(_Section):
+    """The optimisation of the adapters, per curriculum phase of `finetune.phases`."""
+
+    steps: int = Field(ge=1, description="optimiser steps per phase")
+    lr: float = Field(gt=0, le=1)
+    warmup: int = Field(ge=0)
+    batch_size: int = Field(ge=1, description="windows per micro-batch (one bucket each)")
+    text_dropout: float = Field(ge=0, le=1, description="share of captions replaced by null text")
+    flow_dropout: float = Field(ge=0, le=1, description="share of samples trained without flow")
+    tag_dropout: float = Field(default=0.5, ge=0, le=1)
+    ema: float = Field(ge=0, lt=1)
+    timestep_mean: float = Field(default=0.0, ge=-3, le=3)
+    motion_weight: float = Field(default=0.0, ge=0, le=100)
+
+
+class LoraValidationConfig(_Section):
+    """Videos sampled for fixed prompts while the adapters train, logged beside the loss."""
+
+    every: int = Field(default=0, ge=0, description="steps between validations; 0 = at the end")
+    prompts: list[str] = Field(default_factory=list)
+    steps: int = Field(default=8, ge=1, le=200)
+    cfg: float = Field(default=3.0, ge=1, le=20)
+    seed: int = Field(default=0, ge=0)
+
+
+class FinetuneConfig(_Section):
+    """The short path: LoRA adapters (peft) on a pretrained text-to-video model, trained on
+    the curated phases' shards (`lora_precompute` + `finetune` stages)."""
+
+    base: Literal["aiprod", "ltx-video", "wan", "ltx-2"] = "aiprod"
+    base_path: str = Field(
+        default="", description="the base's folder in diffusers layout (not for aiprod)"
+    )
+    checkpoint: str = Field(min_length=1, description="base aiprod: the model.pt to adapt")
+    latents_dir: str = Field(min_length=1, description="the base's precomputed latent shards")
     out_dir: str = Field(min_length=1)
+    metrics: str = Field(default="reports/finetune.json", min_length=1)
     rank: int = Field(ge=1, le=256)
     alpha: float = Field(gt=0)
     dropout: float = Field(ge=0, lt=1)
     targets: Annotated[list[str], Field(min_length=1)]
     phases: Annotated[list[Literal[1, 2, 3, 4, 5]], Field(min_length=1)]
-    train: PhaseTrainConfig
+    buckets: Annotated[list[BucketConfig], Field(min_length=1)]
+    frame_step: int = Field(default=1, ge=1, le=8, description="every n-th source frame")
+    windows: int = Field(default=1, ge=1, description="windows cut from each clip")
+    max_sequence_length: int = Field(default=128, ge=1, le=4096, description="text tokens")
+    layerwise_fp8: bool = Field(
+        default=False,
+        description="store the frozen base weights in float8 and compute in the runtime's "
+        "precision (diffusers' layerwise casting; CUDA only)",
+    )
+    optimizer: Literal["adamw", "adamw8bit"] = Field(
+        default="adamw", description="adamw8bit: bitsandbytes' 8-bit AdamW (CUDA; optional)"
+    )
+    flow_guidance: bool = Field(
+        default=True, description="train a zero-initialised flow encoder beside the adapters"
+    )
+    train: LoraTrainConfig
+    validation: LoraValidationConfig = LoraValidationConfig()
+
+    _path_for_base = field_validator("base_path")(
+        _required_when_not("base", "aiprod", "a local diffusers folder of the base model")
+    )
+
+    @field_validator("phases")
+    @classmethod
+    def _in_order(cls, phases: list[int]) -> list[int]:
+        if phases != sorted(set(phases)):
+            raise ValueError(f"must list phases once each, in order, got {phases}")
+        return phases
 
 
 class ModelConfig(_Section):

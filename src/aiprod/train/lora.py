@@ -1,8 +1,8 @@
 """LoRA fine-tuning (peft) of a pretrained text-to-video checkpoint: the short path.
 
 Low-rank adapters go on the backbone's attention projections; everything else stays frozen.
-It streams the latent shards of `finetune.phases` like a phase stage, on the runtime's
-device, and runs under torchrun the same way.
+It streams the latents `lora_precompute` wrote for `finetune.phases`, phase after phase,
+on the runtime's device, and runs under torchrun the same way.
 The adapters are saved in peft's format (`adapter/`, loadable with `PeftModel.from_pretrained`
 on the same base) and also folded into a full checkpoint (`merged.pt`) that `aiprod generate`
 loads like any other.
@@ -16,13 +16,11 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 from aiprod.config import AiprodConfig, FinetuneConfig
 from aiprod.fsutil import fingerprint
-from aiprod.latents.batches import expand_window, latent_shards, training_collate
 from aiprod.runtime import Runtime
-from aiprod.shards.stream import StreamBatches, listing
+from aiprod.shards.stream import listing
 from aiprod.train.checkpoint import TrainState, resumable
 from aiprod.train.codec import resolve_vae, vae_reference
 from aiprod.train.loop import phase_loop, rank_split, train
-from aiprod.train.phase_stage import latent_dir, read_meta
 from aiprod.train.t2v import ModelSpec, TextToVideo, load_model, save_model, t2v_loss
 
 ADAPTER_DIR = "adapter"
@@ -52,46 +50,47 @@ def merged(model: TextToVideo) -> TextToVideo:
 
 
 def finetune_stage(config: AiprodConfig, runtime: Runtime) -> dict:
-    """Adapters trained on the latents of `finetune.phases` (streamed, as the phases are);
-    rank 0 saves them and the merged checkpoint."""
+    """Adapters trained through `finetune.phases` in order (curriculum LoRA), each phase on
+    its precomputed bucket folders; rank 0 saves them and the merged checkpoint."""
+    from aiprod.finetune.checks import check_finetune
+    from aiprod.finetune.data import bucket_folders, phase_batches
+    from aiprod.finetune.export import data_hash, write_card
+    from aiprod.finetune.precompute import read_meta
+
+    check_finetune(config)
     cfg = config.finetune
     model, payload = load_model(cfg.checkpoint)
-    folders = [latent_dir(config, k) for k in cfg.phases]
-    for folder in folders:
-        encoded_by = read_meta(folder).get("vae_sha256")
-        if payload.get("vae_sha256") and encoded_by and encoded_by != payload["vae_sha256"]:
-            raise ValueError(
-                f"finetune.checkpoint: {cfg.checkpoint} was trained with another VAE than "
-                f"the one that encoded {folder}"
-            )
-    shards = latent_shards(folders)
+    encoded_by = read_meta(cfg.latents_dir).get("vae_sha256")
+    if payload.get("vae_sha256") and encoded_by and encoded_by != payload["vae_sha256"]:
+        raise ValueError(
+            f"finetune.checkpoint: {cfg.checkpoint} was trained with another VAE than the one "
+            f"that encoded {cfg.latents_dir} (run the lora_precompute stage again)"
+        )
     t = cfg.train
-    # what the adapters train on: a checkpoint of other settings or data is not resumed
-    loop = phase_loop(
-        t, 0, fingerprint=fingerprint([cfg.model_dump(), listing(folders)], [cfg.checkpoint])
-    )
-    split = rank_split(runtime, resumable(Path(cfg.out_dir) / "run", loop.fingerprint))
-    data = StreamBatches(
-        shards,
-        split,
-        t.batch_size,
-        seed=0,
-        buffer=config.train.shuffle_buffer,
-        expand=expand_window,
-        collate=training_collate(0, t.tag_dropout),
-    )
     model = add_adapters(model.train(), cfg)
     share = trainable_share(model)
     out_dir = Path(cfg.out_dir)
-    result = train(
-        model,
-        t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, 0, t.motion_weight),
-        data,
-        loop,
-        out_dir / "run",
-        runtime,
-        state=TrainState(data_streams=split.streams),
-    )
+    losses, result, previous = [], None, ""
+    for phase in cfg.phases:
+        folders = bucket_folders(cfg.latents_dir, phase)
+        # what this phase trains on: a checkpoint of other settings or data is not resumed
+        previous = fingerprint(
+            [cfg.model_dump(), listing(folders), phase, previous], [cfg.checkpoint]
+        )
+        loop = phase_loop(t, 0, config.train.checkpoint_every, fingerprint=previous)
+        run_dir = out_dir / "run" / f"phase{phase}"
+        resumed = resumable(run_dir, loop.fingerprint)
+        data, split = phase_batches(config, phase, runtime, rank_split(runtime, resumed))
+        result = train(
+            model,
+            t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, 0, t.motion_weight),
+            data,
+            loop,
+            run_dir,
+            runtime,
+            state=TrainState(data_streams=split.streams),
+        )
+        losses += result.losses
     if not runtime.ranks.main:
         return {}
     tuned = result.averaged  # the EMA of the adapted model (frozen weights are unchanged)
@@ -101,11 +100,22 @@ def finetune_stage(config: AiprodConfig, runtime: Runtime) -> dict:
     target = out_dir / MERGED_FILE
     info.update(vae_reference(resolve_vae(cfg.checkpoint, payload), target))
     save_model(target, merged(tuned).eval(), spec, **info, lora_of=cfg.checkpoint)
-    losses = result.losses
-    return {
-        "steps": result.state.step,
+    metrics = {
+        "base": "aiprod",
+        "steps": len(cfg.phases) * t.steps,
+        "phases": list(cfg.phases),
         "trainable_share": round(share, 5),
         "first_loss": round(losses[0], 5) if losses else None,
         "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5) if losses else None,
         "windows_per_epoch": data.items_per_epoch,
     }
+    facts = {
+        "base": "aiprod",
+        "checkpoint": cfg.checkpoint,
+        "data_sha256": data_hash(cfg.latents_dir),
+        **{k: metrics[k] for k in ("phases", "steps", "first_loss", "final_loss")},
+        "rank": cfg.rank,
+        "alpha": cfg.alpha,
+    }
+    write_card(out_dir, None, "aiprod", facts)
+    return metrics

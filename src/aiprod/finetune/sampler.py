@@ -1,0 +1,50 @@
+"""Euler sampling of a flow-matching denoiser with the base scheduler's sigmas, text CFG and
+the flow term weighed by the guidance strength alone (as AIPROD's own sampler composes it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from aiprod.finetune.objective import NullText, with_null_text
+
+
+def sigmas(steps: int, shift: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """The pipelines' schedule: linspace(1, 1/steps), shifted, then 0."""
+    base = torch.linspace(1.0, 1.0 / steps, steps)
+    return torch.cat([shift(base), torch.zeros(1)])
+
+
+@torch.no_grad()
+def sample(
+    model: torch.nn.Module,
+    shape: tuple[int, ...],
+    text: tuple[torch.Tensor, torch.Tensor],
+    null: NullText,
+    steps: int,
+    cfg: float,
+    shift: Callable[[torch.Tensor], torch.Tensor],
+    generator: torch.Generator,
+    flow: torch.Tensor | None = None,
+    strength: float = 0.0,
+) -> torch.Tensor:
+    """(B, C, T, H, W) latents: v = v_null + cfg (v_text - v_null) + s (v_flow - v_text)."""
+    device = text[0].device
+    x = torch.randn(shape, generator=generator).to(device)
+    hidden, mask = text
+    b = shape[0]
+    all_null = torch.ones(b, dtype=torch.bool, device=device)
+    null_hidden, null_mask = with_null_text(hidden, mask, all_null, null)
+    schedule = sigmas(steps, shift).to(device)
+    none = torch.zeros(b, device=device)
+    for k in range(steps):
+        s = schedule[k].expand(b)
+        v_text = model(x, s, hidden, mask, flow, none)
+        v = model(x, s, null_hidden, null_mask, flow, none)
+        v = v + cfg * (v_text - v) if cfg != 1 else v_text
+        if flow is not None and strength > 0:
+            v_flow = model(x, s, hidden, mask, flow, torch.full((b,), strength, device=device))
+            v = v + (v_flow - v_text)  # the strength is already in the flow tokens
+        x = x + (schedule[k + 1] - schedule[k]) * v
+    return x

@@ -1,0 +1,212 @@
+"""Stage `finetune` on a diffusers base: peft LoRA on its transformer (and the flow encoder),
+through `finetune.phases` in order, on the precomputed latents; neither the text encoder nor
+the VAE is loaded while training.
+
+One optimiser and one learning-rate schedule (warm-up, cosine) run over all phases, each
+phase `finetune.train.steps` steps on its own bucket folders. Only the trainable tensors are
+checkpointed (`run/checkpoint.pt`, atomically), with the optimiser and the step: a killed run
+resumes exactly where it stopped, reading the batches it would have read.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from aiprod.config import AiprodConfig, ConfigError
+from aiprod.finetune.bases import BaseSpec, check_base_path
+from aiprod.finetune.data import phase_batches
+from aiprod.finetune.diffusers_model import (
+    Denoiser,
+    load_transformer,
+    scheduler_config,
+    sigma_shift,
+)
+from aiprod.finetune.flow_encoder import FlowEncoder
+from aiprod.finetune.objective import NullText, flow_matching_loss
+from aiprod.finetune.precompute import NULL_TEXT, read_meta
+from aiprod.fsutil import atomic_write, fingerprint
+from aiprod.runtime import Runtime
+from aiprod.shards.stream import listing
+from aiprod.train import distributed
+from aiprod.train.loop import LoopConfig, lr_lambda
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "checkpoint.pt"
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def build_denoiser(config: AiprodConfig, spec: BaseSpec, runtime: Runtime) -> Denoiser:
+    """The base transformer in the runtime's precision, frozen, with LoRA adapters (float32)
+    on `finetune.targets`, and a zero-initialised flow encoder; initialised from
+    `train.seed`, so a resumed run continues the run that wrote its checkpoint."""
+    from diffusers.training_utils import cast_training_params
+    from peft import LoraConfig
+
+    f = config.finetune
+    transformer = load_transformer(f.base_path, spec, runtime.dtype).requires_grad_(False)
+    if runtime.cfg.grad_checkpointing:
+        transformer.enable_gradient_checkpointing()
+    if f.layerwise_fp8:
+        transformer.enable_layerwise_casting(
+            storage_dtype=torch.float8_e4m3fn, compute_dtype=runtime.dtype
+        )
+    with torch.random.fork_rng():  # the same initial adapters on every run and rank
+        torch.manual_seed(config.train.seed)
+        lora = LoraConfig(
+            r=f.rank, lora_alpha=f.alpha, lora_dropout=f.dropout, target_modules=list(f.targets),
+            init_lora_weights=True,
+        )  # fmt: skip
+        try:
+            transformer.add_adapter(lora)
+        except ValueError as error:
+            raise ConfigError(f"finetune.targets: {error}") from None
+        cast_training_params(transformer, dtype=torch.float32)
+        flow = None
+        if f.flow_guidance:
+            width = _embedding_width(spec, transformer)
+            flow = FlowEncoder(width, Denoiser.patch(spec, transformer))
+    vae = read_meta(f.latents_dir)
+    factors = (vae["temporal_factor"], vae["spatial_factor"])
+    return Denoiser(spec, transformer, flow, f.max_sequence_length, factors)
+
+
+def _embedding_width(spec: BaseSpec, transformer: nn.Module) -> int:
+    entry = transformer.proj_in if spec.name == "ltx-video" else transformer.patch_embedding
+    return entry.out_features if isinstance(entry, nn.Linear) else entry.out_channels
+
+
+def null_text(latents_dir: str) -> NullText:
+    data = np.load(Path(latents_dir) / NULL_TEXT)
+    return NullText(torch.from_numpy(data["hidden"]).float(), torch.from_numpy(data["mask"]))
+
+
+@dataclass
+class LoraRun:
+    losses: list[float]
+    step: int
+    seconds_per_step: float | None
+    validations: list[dict]
+
+
+def make_optimizer(config: AiprodConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    lr = config.finetune.train.lr
+    if config.finetune.optimizer == "adamw8bit":
+        try:
+            import bitsandbytes as bnb
+        except ImportError:
+            raise ConfigError(
+                "finetune.optimizer: adamw8bit needs bitsandbytes (pip install "
+                "'aiprod[consumer-gpu]', CUDA only)"
+            ) from None
+        return bnb.optim.AdamW8bit(params, lr=lr)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=0.0, foreach=True)
+
+
+def train_lora(
+    config: AiprodConfig,
+    denoiser: Denoiser,
+    runtime: Runtime,
+    out_dir: Path,
+    validate: Callable[[int, Denoiser], dict] | None = None,
+    stop_after: int | None = None,
+) -> LoraRun:
+    """Train through the phases, resuming `out_dir/run/checkpoint.pt` when it is this run's."""
+    f, t = config.finetune, config.finetune.train
+    meta = read_meta(f.latents_dir)
+    shift = sigma_shift(scheduler_config(f.base_path), _sequence_length(meta, denoiser))
+    loss_fn = flow_matching_loss(
+        t.text_dropout, t.flow_dropout, t.timestep_mean, config.train.seed,
+        lambda s: shift(s), null_text(f.latents_dir),
+    )  # fmt: skip
+    total = t.steps * len(f.phases)
+    run_id = fingerprint([f.model_dump(), config.train.seed, listing([Path(f.latents_dir)])], [])
+    model = denoiser.to(runtime.device)
+    runner = runtime.parallelize(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(config, params)
+    loop = LoopConfig(steps=total, lr=t.lr, warmup=t.warmup)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(loop))
+    scaler = runtime.grad_scaler()
+    ckpt = out_dir / "run" / CHECKPOINT
+    step = 0
+    if ckpt.is_file():
+        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if saved["fingerprint"] == run_id:
+            model.load_state_dict(saved["trainable"], strict=False)
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+            scaler.load_state_dict(saved["scaler"])
+            step = saved["step"]
+            log.info("resumed LoRA training at step %d of %d", step, total)
+    accumulation = runtime.cfg.grad_accumulation
+    per_step = t.batch_size * runtime.ranks.world_size * accumulation
+    run = LoraRun([], step, None, [])
+    batches, phase_index = None, None
+    import time
+
+    started = time.perf_counter()
+    while step < total and (stop_after is None or len(run.losses) < stop_after):
+        if phase_index != step // t.steps:
+            phase_index = step // t.steps
+            phase = f.phases[phase_index]
+            position = (step - phase_index * t.steps) * per_step
+            batches = phase_batches(config, phase, runtime)[0].batches(position)
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        total_loss = torch.zeros((), device=runtime.device)
+        for micro in range(accumulation):
+            batch = runtime.to(next(batches))
+            with runtime.no_sync(runner, micro < accumulation - 1), runtime.autocast():
+                loss = loss_fn(runner, batch) / accumulation
+            scaler.scale(loss).backward()
+            total_loss += loss.detach().float()
+        mean, finite = distributed.mean_and_all_finite(total_loss)
+        if not finite:
+            raise FloatingPointError(f"LoRA loss is {mean} at step {step}; the checkpoint stays")
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        step += 1
+        run.losses.append(mean)
+        last_of_phase = step % t.steps == 0
+        if runtime.ranks.main and (step % config.train.checkpoint_every == 0 or last_of_phase):
+            state = {
+                "fingerprint": run_id, "step": step, "trainable": trainable_state(model),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+            }  # fmt: skip
+            atomic_write(ckpt, lambda tmp, state=state: torch.save(state, tmp))
+        every = f.validation.every
+        if validate and runtime.ranks.main and ((every and step % every == 0) or step == total):
+            run.validations.append(validate(step, model))
+    if run.losses:
+        run.seconds_per_step = (time.perf_counter() - started) / len(run.losses)
+    run.step = step
+    distributed.barrier()
+    return run
+
+
+def _sequence_length(meta: dict, denoiser: Denoiser) -> int:
+    """Tokens of the first bucket's latent grid: what a dynamic time shift is set for."""
+    width, height, frames = (int(v) for v in meta["buckets"][0].split("x"))
+    tf, sf = meta["temporal_factor"], meta["spatial_factor"]
+    pt, ph, pw = Denoiser.patch(denoiser.spec, denoiser.transformer)
+    latent_frames = 1 + (frames - 1) // tf
+    return math.ceil(latent_frames / pt) * (height // sf // ph) * (width // sf // pw)
+
+
+def load_spec(config: AiprodConfig) -> BaseSpec:
+    return check_base_path(config.finetune.base, config.finetune.base_path)

@@ -1,0 +1,271 @@
+"""The short path on diffusers bases (tiny random LTX-Video and Wan 2.1 pipelines saved with
+`save_pretrained` and loaded through `finetune.base_path`): the folder check, buckets,
+precompute, LoRA + flow-encoder training, exact resume, and adapters a pipeline loads."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_video
+from tiny_models import save_tiny_latents, save_tiny_ltx_video, save_tiny_wan
+
+from aiprod.config import ConfigError, RuntimeConfig, parse_config
+from aiprod.finetune.bases import check_base_path
+from aiprod.finetune.bucket_batches import BucketBatches
+from aiprod.finetune.buckets import Bucket, choose_bucket, crop_box
+from aiprod.finetune.checks import check_finetune
+from aiprod.finetune.data import phase_batches
+from aiprod.finetune.diffusers_model import scheduler_config, sigma_shift
+from aiprod.finetune.export import LORA_FILE, load_flow_encoder, pipeline_with_lora, save_adapter
+from aiprod.finetune.objective import flow_matching_loss
+from aiprod.finetune.precompute import precompute_stage, read_meta
+from aiprod.finetune.stage import finetune_diffusers
+from aiprod.finetune.trainer import build_denoiser, load_spec, null_text, train_lora
+from aiprod.latents.batches import expand_window, latent_shards, training_collate
+from aiprod.runtime import resolve
+from aiprod.shards.stream import Split, StreamBatches
+from aiprod.shards.writer import Sample, write_shards
+
+SAVERS = {"ltx-video": save_tiny_ltx_video, "wan": save_tiny_wan}
+
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bases")
+    return {name: save(root / name) for name, save in SAVERS.items()}
+
+
+def test_a_missing_or_mismatched_base_folder_fails_naming_the_key(bases, tmp_path):
+    with pytest.raises(ConfigError, match="finetune.base_path: .* holds no model_index.json"):
+        check_base_path("wan", tmp_path)
+    with pytest.raises(ConfigError, match="holds a WanPipeline, but finetune.base: ltx-video"):
+        check_base_path("ltx-video", bases["wan"])
+    broken = tmp_path / "broken"
+    shutil.copytree(bases["ltx-video"], broken)
+    shutil.rmtree(broken / "transformer")
+    with pytest.raises(ConfigError, match="lacks its transformer"):
+        check_base_path("ltx-video", broken)
+    assert check_base_path("wan", bases["wan"]).pipeline == "WanPipeline"
+
+
+def test_a_base_path_is_required_for_a_diffusers_base(params):
+    params["finetune"]["base"] = "wan"
+    with pytest.raises(ConfigError, match="finetune.base_path: must name a local diffusers"):
+        parse_config(params)
+
+
+def test_clips_go_to_the_nearest_aspect_ratio_then_the_longest_bucket_they_fill():
+    buckets = [Bucket(64, 32, 9), Bucket(64, 32, 17), Bucket(32, 64, 9), Bucket(32, 32, 9)]
+    assert choose_bucket(1920, 1080, 40, buckets) == Bucket(64, 32, 17)
+    assert choose_bucket(1920, 1080, 12, buckets) == Bucket(64, 32, 9)  # too short for 17
+    assert choose_bucket(1920, 1080, 40, buckets, frame_step=3) == Bucket(64, 32, 9)
+    assert choose_bucket(720, 1280, 40, buckets) == Bucket(32, 64, 9)
+    assert choose_bucket(500, 480, 40, buckets) == Bucket(32, 32, 9)
+    assert choose_bucket(500, 480, 5, buckets) is None
+    assert crop_box(1920, 1080, Bucket(32, 32, 9)) == (420, 0, 1080, 1080)
+    assert crop_box(720, 1280, Bucket(64, 32, 9)) == (0, 460, 720, 360)
+
+
+def test_bucket_batches_resume_at_any_position_with_the_same_batches(tmp_path):
+    streams = {}
+    for name, count in (("a", 12), ("b", 6)):
+        folder = save_tiny_latents(tmp_path / name, windows=count, shape=(4, 2, 4, 4))
+        streams[name] = StreamBatches(
+            latent_shards([folder]), Split(1), 2, 0, 100, expand_window, training_collate(0, 0.5)
+        )
+    data = BucketBatches(streams, 2, 1, seed=3)
+    first = data.batches(0)
+    run = [next(first).keys for _ in range(12)]
+    assert {key[0][:4] for key in run} == {"clip"}
+    resumed = data.batches(2 * 7)
+    assert [next(resumed).keys for _ in range(5)] == run[7:]
+    assert len({data.bucket_at(i) for i in range(12)}) == 2  # both buckets are drawn
+
+
+def pixel_shards(root):
+    """Two landscape and two portrait clips in phase 5, one source each."""
+    samples = []
+    for i, size in enumerate([(96, 64), (96, 64), (64, 96), (64, 96)]):
+        clip = make_video(root / f"v{i}.mp4", frames=24, size=size, seed=i)
+        meta = {
+            "clip_id": f"clip{i}",
+            "captions": {"en": "a red circle moves left", "fr": "un carré bleu"},
+            "tags": {"keys": [], "terms": {}},
+            "clip": {"frames": 24},
+            "lineage": {"source_sha256": f"source{i}"},
+        }
+        flow = np.full((12, 2, 16, 16), 0.5 * (i + 1), np.float16)
+        samples.append(Sample(f"clip{i}", clip.read_bytes(), meta, flow))
+    write_shards(samples, root / "shards" / "phase5", 2, 10**9)
+
+
+def short_path_config(params, tmp_path, base, base_path, **train):
+    pixel_shards(tmp_path)
+    params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=0.0)
+    params["mine"]["out_dir"] = str(tmp_path / "mining")
+    params["encode"].update(batch_size=2)
+    params["train"].update(checkpoint_every=2)
+    params["finetune"].update(
+        base=base,
+        base_path=str(base_path),
+        latents_dir=str(tmp_path / "lora_latents"),
+        out_dir=str(tmp_path / "lora"),
+        metrics=str(tmp_path / "finetune.json"),
+        targets=["to_q", "to_k", "to_v", "to_out.0"],
+        rank=4,
+        alpha=8,
+        phases=[5],
+        buckets=[
+            {"width": 64, "height": 32, "frames": 9},
+            {"width": 32, "height": 64, "frames": 9},
+        ],
+        frame_step=1,
+        windows=2,
+        max_sequence_length=16,
+        validation={"every": 0, "prompts": ["a red circle moves left"], "steps": 2, "cfg": 2.0},
+        train={**params["finetune"]["train"], "steps": 4, "batch_size": 2, "warmup": 0,
+               "lr": 0.01, "flow_dropout": 0.5, **train},
+    )  # fmt: skip
+    return parse_config(params)
+
+
+def runtime():
+    return resolve(RuntimeConfig(device="cpu"))
+
+
+def trainable(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def frozen(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+
+
+@pytest.mark.parametrize("base", ["ltx-video", "wan"])
+def test_short_path_precomputes_trains_resumes_and_exports_adapters_a_pipeline_loads(
+    base, bases, params, tmp_path
+):
+    config = short_path_config(params, tmp_path, base, bases[base])
+    rt = runtime()
+    meta = precompute_stage(config, rt)
+    assert meta["windows"] == {"phase5": {"32x64x9": 4, "64x32x9": 4}}  # 2 clips x 2 windows
+    spec = load_spec(config)
+    folders = sorted((tmp_path / "lora_latents" / "phase5").iterdir())
+    first = next(iter(phase_batches(config, 5, rt)[0].batches(0)))
+    assert first.frozen[0].ndim == 3 and first.frozen[1].dtype == torch.bool
+    assert [f.name for f in folders] == ["32x64x9", "64x32x9"]
+
+    # an uninterrupted run, and one killed after 2 steps then resumed: the same adapters
+    whole = build_denoiser(config, spec, rt)
+    base_weights = frozen(whole)
+    before = trainable(whole)
+    run = train_lora(config, whole, rt, tmp_path / "whole")
+    assert run.step == 4
+    after = trainable(whole)
+    assert all(torch.equal(base_weights[n], p) for n, p in frozen(whole).items())
+    changed = [n for n in after if not torch.equal(after[n], before[n])]
+    assert any("lora_B" in n for n in changed) and any(n.startswith("flow.") for n in changed)
+    killed = build_denoiser(config, spec, rt)
+    train_lora(config, killed, rt, tmp_path / "killed", stop_after=2)
+    resumed = build_denoiser(config, spec, rt)
+    assert train_lora(config, resumed, rt, tmp_path / "killed").losses == run.losses[2:]
+    assert all(torch.equal(trainable(resumed)[n], p) for n, p in after.items())
+
+    # guidance strength 0 is the base + LoRA exactly; the trained flow encoder moves it
+    batch = first
+    sigma = torch.full((2,), 0.7)
+    hidden, mask = batch.frozen
+    with torch.no_grad():
+        plain = whole(batch.latents, sigma, hidden, mask)
+        off = whole(batch.latents, sigma, hidden, mask, batch.flow, torch.zeros(2))
+        on = whole(batch.latents, sigma, hidden, mask, batch.flow, torch.ones(2))
+    assert torch.equal(plain, off) and not torch.allclose(plain, on)
+
+    # exported: a diffusers pipeline of the base loads the adapter, and its output changes
+    out = tmp_path / "export"
+    save_adapter(whole, out)
+    assert (out / LORA_FILE).is_file() and load_flow_encoder(out) is not None
+    pipe = pipeline_with_lora(str(bases[base]), spec, str(out), torch.float32)
+    plain_pipe = type(pipe).from_pretrained(bases[base])
+    kwargs = dict(
+        prompt="a red circle moves left", num_inference_steps=2, height=32, width=64,
+        num_frames=9, output_type="pt", max_sequence_length=16,
+    )  # fmt: skip
+    tuned = pipe(**kwargs, generator=torch.Generator().manual_seed(0)).frames
+    original = plain_pipe(**kwargs, generator=torch.Generator().manual_seed(0)).frames
+    assert tuned.shape == original.shape and not torch.allclose(tuned, original, atol=1e-4)
+
+
+def test_lora_training_lowers_the_loss_on_a_small_batch(bases, params, tmp_path):
+    config = short_path_config(params, tmp_path, "wan", bases["wan"])
+    rt = runtime()
+    precompute_stage(config, rt)
+    denoiser = build_denoiser(config, load_spec(config), rt)
+    batch = next(iter(phase_batches(config, 5, rt)[0].batches(0)))
+    shift = sigma_shift(scheduler_config(bases["wan"]), 8)
+    loss_fn = flow_matching_loss(0.0, 0.0, 0.0, 0, shift, null_text(config.finetune.latents_dir))
+    optimizer = torch.optim.AdamW([p for p in denoiser.parameters() if p.requires_grad], lr=3e-2)
+    losses = []
+    for _ in range(40):
+        optimizer.zero_grad()
+        loss = loss_fn(denoiser, batch)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+
+
+def test_the_finetune_stage_writes_adapters_card_and_validation_videos(bases, params, tmp_path):
+    config = short_path_config(params, tmp_path, "ltx-video", bases["ltx-video"])
+    rt = runtime()
+    precompute_stage(config, rt)
+    metrics = finetune_diffusers(config, rt)
+    out = tmp_path / "lora"
+    card = (out / "README.md").read_text()
+    assert "LTXPipeline" in card and "data_sha256" in card and "load_lora_weights" in card
+    assert metrics["steps"] == 4 and 0 < metrics["trainable_share"] < 1
+    videos = metrics["validation"][-1]["videos"]
+    assert len(videos) == 1 and (tmp_path / videos[0]["video"]).stat().st_size > 0
+    assert read_meta(config.finetune.latents_dir)["pipeline"] == "LTXPipeline"
+
+
+def test_buckets_that_do_not_fit_the_base_grid_fail_before_any_work(bases, params, tmp_path):
+    params["finetune"].update(
+        base="wan",
+        base_path=str(bases["wan"]),
+        buckets=[{"width": 40, "height": 32, "frames": 8}],
+    )
+    config = parse_config(params)
+    with pytest.raises(ConfigError) as error:
+        check_finetune(config)
+    message = str(error.value)
+    assert "finetune.buckets[0].frames: wan takes 1 + 4k frames, got 8" in message
+    assert "finetune.buckets[0].width: wan takes multiples of 16, got 40" in message
+
+
+def test_generate_on_the_base_with_the_adapter_and_a_motion_reference(bases, params, tmp_path):
+    from aiprod.cli import main as cli
+    from aiprod.finetune.generate import Request, generate_with_base
+
+    config = short_path_config(params, tmp_path, "wan", bases["wan"], flow_dropout=0.0)
+    rt = runtime()
+    precompute_stage(config, rt)
+    finetune_diffusers(config, rt)
+    lora, reference = str(tmp_path / "lora"), make_video(tmp_path / "ref.mp4", frames=12)
+    request = Request("a red circle moves left", 64, 32, 9, 2, 2.0, 0, max_sequence_length=16)
+    plain = generate_with_base("wan", str(bases["wan"]), lora, request, rt)
+    guided = Request(**{**request.__dict__, "motion_ref": str(reference), "strength": 1.0})
+    off = Request(**{**guided.__dict__, "strength": 0.0})
+    assert plain.shape == (3, 9, 32, 64)
+    assert torch.equal(generate_with_base("wan", str(bases["wan"]), lora, off, rt), plain)
+    assert not torch.equal(generate_with_base("wan", str(bases["wan"]), lora, guided, rt), plain)
+    out = tmp_path / "sample.mp4"
+    args = ["generate", "a red circle moves left", "--base", "wan", "--base-path"]
+    args += [str(bases["wan"]), "--lora", lora, "--width", "64", "--height", "32"]
+    args += ["--frames", "9", "--steps", "2", "--motion-ref", str(reference)]
+    args += ["--guidance-strength", "1", "-o", str(out), "--params", "absent.yaml"]
+    assert cli(args) == 0 and out.stat().st_size > 0
+    assert cli([*args[:4], "--base-path", str(tmp_path)]) == 2  # no diffusers folder there
