@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_video
-from tiny_models import save_tiny_latents, save_tiny_ltx_video, save_tiny_wan
+from tiny_models import save_tiny_latents, save_tiny_ltx2, save_tiny_ltx_video, save_tiny_wan
 
 from aiprod.config import ConfigError, RuntimeConfig, parse_config
 from aiprod.finetune.bases import check_base_path
@@ -29,7 +29,18 @@ from aiprod.runtime import resolve
 from aiprod.shards.stream import Split, StreamBatches
 from aiprod.shards.writer import Sample, write_shards
 
-SAVERS = {"ltx-video": save_tiny_ltx_video, "wan": save_tiny_wan}
+SAVERS = {"ltx-video": save_tiny_ltx_video, "wan": save_tiny_wan, "ltx-2": save_tiny_ltx2}
+LTX2_TINY = dict(  # no spatio-temporal guidance block in a 1-layer model; one CFG pass
+    stg_scale=0.0,
+    spatio_temporal_guidance_blocks=None,
+    modality_scale=1.0,
+    guidance_rescale=0.0,
+    audio_guidance_scale=1.0,
+    audio_stg_scale=0.0,
+    audio_modality_scale=1.0,
+    audio_guidance_rescale=0.0,
+    use_cross_timestep=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +155,7 @@ def frozen(model):
     return {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
 
 
-@pytest.mark.parametrize("base", ["ltx-video", "wan"])
+@pytest.mark.parametrize("base", ["ltx-video", "wan", "ltx-2"])
 def test_short_path_precomputes_trains_resumes_and_exports_adapters_a_pipeline_loads(
     base, bases, params, tmp_path
 ):
@@ -194,6 +205,8 @@ def test_short_path_precomputes_trains_resumes_and_exports_adapters_a_pipeline_l
         prompt="a red circle moves left", num_inference_steps=2, height=32, width=64,
         num_frames=9, output_type="pt", max_sequence_length=16,
     )  # fmt: skip
+    if base == "ltx-2":
+        kwargs.update(LTX2_TINY)
     tuned = pipe(**kwargs, generator=torch.Generator().manual_seed(0)).frames
     original = plain_pipe(**kwargs, generator=torch.Generator().manual_seed(0)).frames
     assert tuned.shape == original.shape and not torch.allclose(tuned, original, atol=1e-4)

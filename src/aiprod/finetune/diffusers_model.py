@@ -18,6 +18,7 @@ from aiprod.finetune.bases import BaseSpec
 from aiprod.finetune.flow_encoder import FlowEncoder, FlowInjection
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+FRAME_RATE = 25.0  # the pipelines' default frame rate, which their RoPE scales by
 
 
 def diffusers_class(name: str) -> type:
@@ -101,25 +102,29 @@ class PipelineText:
 
     @torch.no_grad()
     def __call__(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        pipe, device = self.pipeline, self.device
-        if self.spec.name == "ltx-video":
-            hidden, mask, _, _ = pipe.encode_prompt(
-                texts, do_classifier_free_guidance=False, max_sequence_length=self.max_length,
-                device=device,
-            )  # fmt: skip
-            mask = mask.bool()
-        else:
+        pipe, device, length = self.pipeline, self.device, self.max_length
+        if self.spec.name == "wan":  # embeddings zero-padded to the length, no mask returned
             hidden, _ = pipe.encode_prompt(
-                texts, do_classifier_free_guidance=False, max_sequence_length=self.max_length,
+                texts, do_classifier_free_guidance=False, max_sequence_length=length,
                 device=device,
             )  # fmt: skip
             tokens = pipe.tokenizer(
-                texts, padding="max_length", max_length=self.max_length, truncation=True,
+                texts, padding="max_length", max_length=length, truncation=True,
                 add_special_tokens=True, return_tensors="pt",
             )  # fmt: skip
-            mask = tokens.attention_mask.bool().to(hidden.device)
-        length = max(1, int(mask.sum(1).max()))
-        return hidden[:, :length].float(), mask[:, :length]
+            mask = tokens.attention_mask.to(hidden.device)
+        else:
+            hidden, mask, _, _ = pipe.encode_prompt(
+                texts, do_classifier_free_guidance=False, max_sequence_length=length,
+                device=device,
+            )  # fmt: skip
+        if self.spec.name == "ltx-2":  # Gemma's layers through the video connector
+            side = getattr(pipe.tokenizer, "padding_side", "left")
+            hidden, _, mask = pipe.connectors(hidden, mask, padding_side=side)
+        mask = mask.bool()
+        used = mask.any(0).nonzero()
+        end = int(used.max()) + 1 if len(used) else 1  # trailing padding only is cut
+        return hidden[:, :end].float(), mask[:, :end]
 
 
 def sigma_shift(scheduler_config: dict, sequence_length: int) -> callable:
@@ -157,12 +162,7 @@ class Denoiser(nn.Module):
         super().__init__()
         self.spec, self.transformer, self.flow = spec, transformer, flow
         self.text_length, self.vae_factors = text_length, vae_factors
-        entry, layout = (
-            (transformer.proj_in, "tokens")
-            if spec.name == "ltx-video"
-            else (transformer.patch_embedding, "grid")
-        )
-        self.injection = FlowInjection(entry, layout)
+        self.injection = FlowInjection(*patch_embedding(spec, transformer))
 
     @staticmethod
     def patch(spec: BaseSpec, transformer: nn.Module) -> tuple[int, int, int]:
@@ -204,15 +204,41 @@ class Denoiser(nn.Module):
         pt, ph, _ = self.patch(self.spec, self.transformer)
         tokens = latents.reshape(b, c, t // pt, pt, h // ph, ph, w // ph, ph)
         tokens = tokens.permute(0, 2, 4, 6, 1, 3, 5, 7).flatten(4, 7).flatten(1, 3)
-        tf, sf = self.vae_factors
-        out = self.transformer(
-            hidden_states=tokens.to(dtype), encoder_hidden_states=text.to(dtype),
-            timestep=timestep, encoder_attention_mask=mask.to(dtype), num_frames=t // pt,
-            height=h // ph, width=w // ph, rope_interpolation_scale=(tf / 25.0, sf, sf),
-            return_dict=False,
-        )[0].float()  # fmt: skip
+        grid = dict(num_frames=t // pt, height=h // ph, width=w // ph)
+        if self.spec.name == "ltx-2":
+            out = self._ltx2(tokens.to(dtype), timestep, text.to(dtype), mask, grid)
+        else:
+            tf, sf = self.vae_factors
+            out = self.transformer(
+                hidden_states=tokens.to(dtype), encoder_hidden_states=text.to(dtype),
+                timestep=timestep, encoder_attention_mask=mask.to(dtype),
+                rope_interpolation_scale=(tf / FRAME_RATE, sf, sf), return_dict=False, **grid,
+            )[0].float()  # fmt: skip
         out = out.reshape(b, t // pt, h // ph, w // ph, c, pt, ph, ph)
         return out.permute(0, 4, 1, 5, 2, 6, 3, 7).reshape(b, c, t, h, w)
+
+    def _ltx2(
+        self, tokens: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor,
+        mask: torch.Tensor, grid: dict,
+    ) -> torch.Tensor:  # fmt: skip
+        """Video only: the audio stream is one silent token and the modalities are isolated
+        (no audio-video cross-attention), so the video's velocity does not depend on it."""
+        config, b = self.transformer.config, tokens.shape[0]
+        audio = tokens.new_zeros(b, 1, config.audio_in_channels)
+        audio_text = text.new_zeros(b, 1, text.shape[-1])
+        return self.transformer(
+            hidden_states=tokens, audio_hidden_states=audio, encoder_hidden_states=text,
+            audio_encoder_hidden_states=audio_text, timestep=timestep, sigma=timestep,
+            encoder_attention_mask=mask.to(tokens.dtype), fps=FRAME_RATE, audio_num_frames=1,
+            isolate_modalities=True, return_dict=False, **grid,
+        )[0].float()  # fmt: skip
+
+
+def patch_embedding(spec: BaseSpec, transformer: nn.Module) -> tuple[nn.Module, str]:
+    """The module whose output the flow tokens are added to, and its output's layout."""
+    if spec.name == "wan":
+        return transformer.patch_embedding, "grid"
+    return transformer.proj_in, "tokens"
 
 
 def grid_multiples(path: str | Path, spec: BaseSpec) -> tuple[int, int]:

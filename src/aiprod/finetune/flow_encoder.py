@@ -31,7 +31,8 @@ class FlowEncoder(nn.Module):
         zeros in front (a guide with more or fewer fields is cut or repeats its last)."""
         steps = frames - 1
         if flow.shape[2] < steps:
-            flow = torch.cat([flow, flow[:, :, -1:].expand(-1, -1, steps - flow.shape[2])], 2)
+            extra = flow[:, :, -1:].expand(-1, -1, steps - flow.shape[2], -1, -1)
+            flow = torch.cat([flow, extra], 2)
         flow = torch.cat([torch.zeros_like(flow[:, :, :1]), flow[:, :, :steps]], dim=2)
         return self.out(self.inner(flow.float()))
 

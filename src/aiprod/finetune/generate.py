@@ -16,7 +16,7 @@ import torch
 from aiprod.curation.motion import clip_flow
 from aiprod.finetune.bases import check_base_path
 from aiprod.finetune.buckets import Bucket, crop_flow
-from aiprod.finetune.diffusers_model import diffusers_class, vae_factors
+from aiprod.finetune.diffusers_model import diffusers_class, patch_embedding, vae_factors
 from aiprod.finetune.export import FLOW_CONFIG, load_flow_encoder
 from aiprod.finetune.flow_encoder import FlowInjection
 from aiprod.latents.encode import latent_grid_flow
@@ -82,11 +82,7 @@ def generate_with_base(
         flow = reference_flow(request.motion_ref, request, units, factors)
         latent_frames = 1 + (request.frames - 1) // factors[0]
         tokens = encoder.to(runtime.device)(flow.to(runtime.device), latent_frames)
-        transformer = pipe.transformer
-        if spec.name == "ltx-video":
-            injection = FlowInjection(transformer.proj_in, "tokens")
-        else:
-            injection = FlowInjection(transformer.patch_embedding, "grid")
+        injection = FlowInjection(*patch_embedding(spec, pipe.transformer))
         injection.tokens = tokens * request.strength
     try:
         out = pipe(

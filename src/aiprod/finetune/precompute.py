@@ -184,8 +184,13 @@ def diffusers_encoder(config: AiprodConfig, runtime: Runtime) -> BaseEncoder:
     spec = check_base_path(f.base, f.base_path)
     dtype = runtime.dtype
     codec = DiffusersCodec(load_vae(f.base_path, spec, dtype)).to(runtime.device)
-    pipe = load_pipeline(f.base_path, spec, transformer=None, vae=None, dtype=dtype)
+    skipped = {"transformer": None, "vae": None}
+    if spec.name == "ltx-2":  # the connectors stay: they are LTX-2's text path
+        skipped.update(audio_vae=None, vocoder=None)
+    pipe = load_pipeline(f.base_path, spec, **skipped, dtype=dtype)
     pipe.text_encoder.to(runtime.device)
+    if spec.name == "ltx-2":
+        pipe.connectors.to(runtime.device)
     text = TextMemo(PipelineText(pipe, spec, f.max_sequence_length))
     identity = {"base_path": f.base_path, "pipeline": spec.pipeline}
     return BaseEncoder(codec, text, identity, runtime)

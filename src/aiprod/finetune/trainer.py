@@ -26,6 +26,7 @@ from aiprod.finetune.data import phase_batches
 from aiprod.finetune.diffusers_model import (
     Denoiser,
     load_transformer,
+    patch_embedding,
     scheduler_config,
     sigma_shift,
 )
@@ -82,7 +83,7 @@ def build_denoiser(config: AiprodConfig, spec: BaseSpec, runtime: Runtime) -> De
 
 
 def _embedding_width(spec: BaseSpec, transformer: nn.Module) -> int:
-    entry = transformer.proj_in if spec.name == "ltx-video" else transformer.patch_embedding
+    entry, _ = patch_embedding(spec, transformer)
     return entry.out_features if isinstance(entry, nn.Linear) else entry.out_channels
 
 
