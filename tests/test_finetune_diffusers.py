@@ -282,3 +282,26 @@ def test_generate_on_the_base_with_the_adapter_and_a_motion_reference(bases, par
     args += ["--guidance-strength", "1", "-o", str(out), "--params", "absent.yaml"]
     assert cli(args) == 0 and out.stat().st_size > 0
     assert cli([*args[:4], "--base-path", str(tmp_path)]) == 2  # no diffusers folder there
+
+
+def test_fp8_storage_trains_and_8bit_adam_needs_bitsandbytes(bases, params, tmp_path):
+    config = short_path_config(params, tmp_path, "wan", bases["wan"])
+    rt = runtime()
+    precompute_stage(config, rt)
+    f8 = config.model_copy(
+        update={"finetune": config.finetune.model_copy(update={"layerwise_fp8": True})}
+    )
+    denoiser = build_denoiser(f8, load_spec(f8), rt)
+    stored = {p.dtype for p in denoiser.transformer.parameters() if not p.requires_grad}
+    assert torch.float8_e4m3fn in stored  # frozen weights kept in float8, computed in fp32
+    assert {p.dtype for p in denoiser.parameters() if p.requires_grad} == {torch.float32}
+    run = train_lora(f8, denoiser, rt, tmp_path / "fp8")
+    assert run.step == 4 and all(np.isfinite(run.losses))
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        eight = config.model_copy(
+            update={"finetune": config.finetune.model_copy(update={"optimizer": "adamw8bit"})}
+        )
+        with pytest.raises(ConfigError, match="finetune.optimizer: adamw8bit needs bitsandbytes"):
+            train_lora(eight, build_denoiser(eight, load_spec(eight), rt), rt, tmp_path / "8bit")
