@@ -11,20 +11,21 @@ from aiprod.finetune.checks import check_finetune
 from aiprod.fsutil import write_json
 from aiprod.runtime import resolve
 from flows._common import run_stage
-from flows._live import metrics_markdown
+from flows._live import live_metrics, metrics_markdown
 
 
 @flow(name="finetune")
 def finetune_flow(config: AiprodConfig) -> dict:
     runtime = resolve(config.runtime)
+    live = live_metrics(config.finetune.out_dir)  # <out_dir>/dvclive: `dvc plots show`
     if config.finetune.base == "aiprod":
         from aiprod.train.lora import finetune_stage
 
-        metrics = finetune_stage(config, runtime)
+        metrics = finetune_stage(config, runtime, live)
     else:
         from aiprod.finetune.stage import finetune_diffusers
 
-        metrics = finetune_diffusers(config, runtime)
+        metrics = finetune_diffusers(config, runtime, live)
     if runtime.ranks.main:
         write_json(config.finetune.metrics, metrics)
     get_run_logger().info("finetune: %s", metrics)

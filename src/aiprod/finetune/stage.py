@@ -24,6 +24,7 @@ from aiprod.finetune.precompute import VALIDATION_PROMPTS, read_meta
 from aiprod.finetune.sampler import sample
 from aiprod.finetune.trainer import build_denoiser, load_spec, null_text, train_lora
 from aiprod.runtime import Runtime
+from aiprod.train.loop import MetricsOpener, no_metrics
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,11 @@ def validation_videos(
     return validate
 
 
-def finetune_diffusers(config: AiprodConfig, runtime: Runtime) -> dict:
-    """Train the adapters (and the flow encoder) on a diffusers base; rank 0 exports them."""
+def finetune_diffusers(
+    config: AiprodConfig, runtime: Runtime, metrics: MetricsOpener = no_metrics
+) -> dict:
+    """Train the adapters (and the flow encoder) on a diffusers base; rank 0 exports them.
+    Validation videos land in `<out_dir>/validation/step-N/`, beside its DVCLive curves."""
     check_finetune(config)
     f = config.finetune
     spec = load_spec(config)
@@ -85,7 +89,7 @@ def finetune_diffusers(config: AiprodConfig, runtime: Runtime) -> dict:
     trainable = sum(p.numel() for p in denoiser.parameters() if p.requires_grad)
     total = sum(p.numel() for p in denoiser.parameters())
     validate = validation_videos(config, spec, runtime, out_dir)
-    run = train_lora(config, denoiser, runtime, out_dir, validate)
+    run = train_lora(config, denoiser, runtime, out_dir, validate, metrics=metrics)
     if not runtime.ranks.main:
         return {}
     units = {

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from aiprod.fsutil import atomic_write, fingerprint
 from aiprod.runtime import Runtime
 from aiprod.shards.stream import listing
 from aiprod.train import distributed
-from aiprod.train.loop import LoopConfig, lr_lambda
+from aiprod.train.loop import LoopConfig, MetricsOpener, lr_lambda, no_metrics
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -114,6 +115,61 @@ def make_optimizer(config: AiprodConfig, params: list[nn.Parameter]) -> torch.op
     return torch.optim.AdamW(params, lr=lr, weight_decay=0.0, foreach=True)
 
 
+class LoraOptimiser:
+    """The adapters' optimiser, schedule and loss scaler, and one step of them."""
+
+    def __init__(self, config: AiprodConfig, model: Denoiser, runtime: Runtime, total: int) -> None:
+        t = config.finetune.train
+        self.model, self.runtime = model, runtime
+        self.runner = runtime.parallelize(model)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(config, self.params)
+        loop = LoopConfig(steps=total, lr=t.lr, warmup=t.warmup)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(loop))
+        self.scaler = runtime.grad_scaler()
+
+    def step(self, batches: Iterator[object], loss_fn: Callable, accumulation: int) -> float:
+        runtime = self.runtime
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        total = torch.zeros((), device=runtime.device)
+        for micro in range(accumulation):
+            batch = runtime.to(next(batches))
+            with runtime.no_sync(self.runner, micro < accumulation - 1), runtime.autocast():
+                loss = loss_fn(self.runner, batch) / accumulation
+            self.scaler.scale(loss).backward()
+            total += loss.detach().float()
+        mean, finite = distributed.mean_and_all_finite(total)
+        if not finite:
+            raise FloatingPointError(f"LoRA loss is {mean}; the last checkpoint stays")
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return mean
+
+    def state(self, run_id: str, step: int) -> dict:
+        return {
+            "fingerprint": run_id, "step": step, "trainable": trainable_state(self.model),
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }  # fmt: skip
+
+    def resume(self, file: Path, run_id: str) -> int:
+        """The step of `file`'s checkpoint when it is this run's (0 otherwise)."""
+        if not file.is_file():
+            return 0
+        saved = torch.load(file, map_location="cpu", weights_only=False)
+        if saved["fingerprint"] != run_id:
+            return 0
+        self.model.load_state_dict(saved["trainable"], strict=False)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        self.scaler.load_state_dict(saved["scaler"])
+        return saved["step"]
+
+
 def train_lora(
     config: AiprodConfig,
     denoiser: Denoiser,
@@ -121,78 +177,50 @@ def train_lora(
     out_dir: Path,
     validate: Callable[[int, Denoiser], dict] | None = None,
     stop_after: int | None = None,
+    metrics: MetricsOpener = no_metrics,
 ) -> LoraRun:
-    """Train through the phases, resuming `out_dir/run/checkpoint.pt` when it is this run's."""
+    """Train through the phases, resuming `out_dir/run/checkpoint.pt` when it is this run's;
+    the loss and learning rate go to `metrics` (DVCLive in the stage)."""
     f, t = config.finetune, config.finetune.train
     meta = read_meta(f.latents_dir)
     shift = sigma_shift(scheduler_config(f.base_path), _sequence_length(meta, denoiser))
     loss_fn = flow_matching_loss(
-        t.text_dropout, t.flow_dropout, t.timestep_mean, config.train.seed,
-        lambda s: shift(s), null_text(f.latents_dir),
+        t.text_dropout, t.flow_dropout, t.timestep_mean, config.train.seed, shift,
+        null_text(f.latents_dir),
     )  # fmt: skip
     total = t.steps * len(f.phases)
     run_id = fingerprint([f.model_dump(), config.train.seed, listing([Path(f.latents_dir)])], [])
     model = denoiser.to(runtime.device)
-    runner = runtime.parallelize(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(config, params)
-    loop = LoopConfig(steps=total, lr=t.lr, warmup=t.warmup)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(loop))
-    scaler = runtime.grad_scaler()
+    opt = LoraOptimiser(config, model, runtime, total)
     ckpt = out_dir / "run" / CHECKPOINT
-    step = 0
-    if ckpt.is_file():
-        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if saved["fingerprint"] == run_id:
-            model.load_state_dict(saved["trainable"], strict=False)
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-            scaler.load_state_dict(saved["scaler"])
-            step = saved["step"]
-            log.info("resumed LoRA training at step %d of %d", step, total)
+    step = opt.resume(ckpt, run_id)
+    if step:
+        log.info("resumed LoRA training at step %d of %d", step, total)
     accumulation = runtime.cfg.grad_accumulation
     per_step = t.batch_size * runtime.ranks.world_size * accumulation
     run = LoraRun([], step, None, [])
     batches, phase_index = None, None
-    import time
-
     started = time.perf_counter()
-    while step < total and (stop_after is None or len(run.losses) < stop_after):
-        if phase_index != step // t.steps:
-            phase_index = step // t.steps
-            phase = f.phases[phase_index]
-            position = (step - phase_index * t.steps) * per_step
-            batches = phase_batches(config, phase, runtime)[0].batches(position)
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        total_loss = torch.zeros((), device=runtime.device)
-        for micro in range(accumulation):
-            batch = runtime.to(next(batches))
-            with runtime.no_sync(runner, micro < accumulation - 1), runtime.autocast():
-                loss = loss_fn(runner, batch) / accumulation
-            scaler.scale(loss).backward()
-            total_loss += loss.detach().float()
-        mean, finite = distributed.mean_and_all_finite(total_loss)
-        if not finite:
-            raise FloatingPointError(f"LoRA loss is {mean} at step {step}; the checkpoint stays")
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        step += 1
-        run.losses.append(mean)
-        last_of_phase = step % t.steps == 0
-        if runtime.ranks.main and (step % config.train.checkpoint_every == 0 or last_of_phase):
-            state = {
-                "fingerprint": run_id, "step": step, "trainable": trainable_state(model),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-            }  # fmt: skip
-            atomic_write(ckpt, lambda tmp, state=state: torch.save(state, tmp))
-        every = f.validation.every
-        if validate and runtime.ranks.main and ((every and step % every == 0) or step == total):
-            run.validations.append(validate(step, model))
+    with metrics(step > 0) as log_metric:
+        while step < total and (stop_after is None or len(run.losses) < stop_after):
+            if phase_index != step // t.steps:  # the next phase's data, from where it stopped
+                phase_index = step // t.steps
+                position = (step - phase_index * t.steps) * per_step
+                data, _ = phase_batches(config, f.phases[phase_index], runtime)
+                batches = data.batches(position)
+            mean = opt.step(batches, loss_fn, accumulation)
+            step += 1
+            run.losses.append(mean)
+            if log_metric is not None:
+                log_metric("loss", mean, step)
+                log_metric("lr", opt.scheduler.get_last_lr()[0], step)
+            main = runtime.ranks.main
+            if main and (step % config.train.checkpoint_every == 0 or step % t.steps == 0):
+                state = opt.state(run_id, step)
+                atomic_write(ckpt, lambda tmp, state=state: torch.save(state, tmp))
+            every = f.validation.every
+            if validate and main and ((every and step % every == 0) or step == total):
+                run.validations.append(validate(step, model))
     if run.losses:
         run.seconds_per_step = (time.perf_counter() - started) / len(run.losses)
     run.step = step

@@ -20,7 +20,14 @@ from aiprod.runtime import Runtime
 from aiprod.shards.stream import listing
 from aiprod.train.checkpoint import TrainState, resumable
 from aiprod.train.codec import resolve_vae, vae_reference
-from aiprod.train.loop import phase_loop, rank_split, train
+from aiprod.train.loop import (
+    MetricLogger,
+    MetricsOpener,
+    no_metrics,
+    phase_loop,
+    rank_split,
+    train,
+)
 from aiprod.train.t2v import ModelSpec, TextToVideo, load_model, save_model, t2v_loss
 
 ADAPTER_DIR = "adapter"
@@ -49,7 +56,16 @@ def merged(model: TextToVideo) -> TextToVideo:
     return model
 
 
-def finetune_stage(config: AiprodConfig, runtime: Runtime) -> dict:
+def _offset(log_metric: MetricLogger | None, steps: int) -> MetricLogger | None:
+    """A phase's curve continues the previous phases' on one step axis."""
+    if log_metric is None:
+        return None
+    return lambda name, value, step: log_metric(name, value, step + steps)
+
+
+def finetune_stage(
+    config: AiprodConfig, runtime: Runtime, metrics: MetricsOpener = no_metrics
+) -> dict:
     """Adapters trained through `finetune.phases` in order (curriculum LoRA), each phase on
     its precomputed bucket folders; rank 0 saves them and the merged checkpoint."""
     from aiprod.finetune.checks import check_finetune
@@ -81,15 +97,17 @@ def finetune_stage(config: AiprodConfig, runtime: Runtime) -> dict:
         run_dir = out_dir / "run" / f"phase{phase}"
         resumed = resumable(run_dir, loop.fingerprint)
         data, split = phase_batches(config, phase, runtime, rank_split(runtime, resumed))
-        result = train(
-            model,
-            t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, 0, t.motion_weight),
-            data,
-            loop,
-            run_dir,
-            runtime,
-            state=TrainState(data_streams=split.streams),
-        )
+        with metrics(resumed is not None or phase != cfg.phases[0]) as log_metric:
+            result = train(
+                model,
+                t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, 0, t.motion_weight),
+                data,
+                loop,
+                run_dir,
+                runtime,
+                log_metric=_offset(log_metric, (cfg.phases.index(phase)) * t.steps),
+                state=TrainState(data_streams=split.streams),
+            )
         losses += result.losses
     if not runtime.ranks.main:
         return {}
