@@ -305,3 +305,39 @@ def test_fp8_storage_trains_and_8bit_adam_needs_bitsandbytes(bases, params, tmp_
         )
         with pytest.raises(ConfigError, match="finetune.optimizer: adamw8bit needs bitsandbytes"):
             train_lora(eight, build_denoiser(eight, load_spec(eight), rt), rt, tmp_path / "8bit")
+
+
+def test_two_ddp_ranks_train_the_adapters_as_one_process_with_both_batches(bases, params, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    params["runtime"].update(device="cpu", data_streams=2)  # the same data order at 1 or 2
+    config = short_path_config(params, tmp_path, "wan", bases["wan"])
+    precompute_stage(config, runtime())
+    here = Path(__file__).parent
+    env = {**os.environ, "PYTHONPATH": f"{here}:{os.environ.get('PYTHONPATH', '')}"}
+
+    def launch(ranks: int, batch: int) -> Path:
+        data = config.model_dump()
+        data["finetune"]["train"]["batch_size"] = batch
+        out = tmp_path / f"ranks{ranks}"
+        out.mkdir()
+        (out / "params.yaml").write_text(yaml.safe_dump(data))
+        worker = [str(here / "lora_ddp_worker.py"), str(out / "params.yaml"), str(out)]
+        torchrun = [str(Path(sys.executable).parent / "torchrun"), "--standalone"]
+        command = [*torchrun, "--nproc_per_node", "2", *worker] if ranks > 1 else [
+            sys.executable, *worker
+        ]  # fmt: skip
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-4000:]
+        return out
+
+    one, two = launch(1, batch=2), launch(2, batch=1)
+    single, double = torch.load(one / "trainable.pt"), torch.load(two / "trainable.pt")
+    assert single.keys() == double.keys()
+    for key in single:
+        torch.testing.assert_close(single[key], double[key], rtol=1e-4, atol=2e-5, msg=key)

@@ -181,7 +181,8 @@ class Denoiser(nn.Module):
         strength: torch.Tensor | None = None,
     ) -> torch.Tensor:
         self.injection.tokens = None
-        if self.flow is not None and flow is not None and strength is not None and strength.any():
+        if self.flow is not None and flow is not None and strength is not None:
+            # run even at strength 0 (adding exact zeros): every rank's DDP graph is the same
             tokens = self.flow(flow, latents.shape[2])
             self.injection.tokens = tokens * strength.view(-1, 1, 1, 1, 1).to(tokens.dtype)
         try:

@@ -2,8 +2,8 @@
 the base's patch embedding.
 
 Its last layer starts at zero, so before training the base (with its adapters) is exactly
-what it was; `strength` in [0, 1] scales the tokens per sample, and 0 skips them, so
-`guidance_strength` 0 reproduces the base + LoRA output bit for bit.
+what it was; `strength` in [0, 1] scales the tokens per sample, so
+`guidance_strength` 0 adds exact zeros: the base + LoRA output bit for bit.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ from aiprod.fsutil import atomic_write, fingerprint
 from aiprod.runtime import Runtime
 from aiprod.shards.stream import listing
 from aiprod.train import distributed
-from aiprod.train.loop import LoopConfig, MetricsOpener, lr_lambda, no_metrics
+from aiprod.train.checkpoint import TrainState
+from aiprod.train.loop import LoopConfig, MetricsOpener, lr_lambda, no_metrics, rank_split
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -149,25 +150,26 @@ class LoraOptimiser:
         self.scheduler.step()
         return mean
 
-    def state(self, run_id: str, step: int) -> dict:
+    def state(self, run_id: str, step: int, streams: int) -> dict:
         return {
-            "fingerprint": run_id, "step": step, "trainable": trainable_state(self.model),
+            "fingerprint": run_id, "step": step, "streams": streams,
+            "trainable": trainable_state(self.model),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
         }  # fmt: skip
 
-    def resume(self, file: Path, run_id: str) -> int:
-        """The step of `file`'s checkpoint when it is this run's (0 otherwise)."""
+    def resume(self, file: Path, run_id: str) -> tuple[int, int]:
+        """(step, data streams) of `file`'s checkpoint when it is this run's, else (0, 0)."""
         if not file.is_file():
-            return 0
+            return 0, 0
         saved = torch.load(file, map_location="cpu", weights_only=False)
         if saved["fingerprint"] != run_id:
-            return 0
+            return 0, 0
         self.model.load_state_dict(saved["trainable"], strict=False)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])
-        return saved["step"]
+        return saved["step"], saved["streams"]
 
 
 def train_lora(
@@ -193,9 +195,11 @@ def train_lora(
     model = denoiser.to(runtime.device)
     opt = LoraOptimiser(config, model, runtime, total)
     ckpt = out_dir / "run" / CHECKPOINT
-    step = opt.resume(ckpt, run_id)
+    step, streams = opt.resume(ckpt, run_id)
     if step:
         log.info("resumed LoRA training at step %d of %d", step, total)
+    # the data order is a function of the stream count: a resumed run keeps its own
+    split = rank_split(runtime, TrainState(data_streams=streams) if streams else None)
     accumulation = runtime.cfg.grad_accumulation
     per_step = t.batch_size * runtime.ranks.world_size * accumulation
     run = LoraRun([], step, None, [])
@@ -206,7 +210,7 @@ def train_lora(
             if phase_index != step // t.steps:  # the next phase's data, from where it stopped
                 phase_index = step // t.steps
                 position = (step - phase_index * t.steps) * per_step
-                data, _ = phase_batches(config, f.phases[phase_index], runtime)
+                data, _ = phase_batches(config, f.phases[phase_index], runtime, split)
                 batches = data.batches(position)
             mean = opt.step(batches, loss_fn, accumulation)
             step += 1
@@ -216,7 +220,7 @@ def train_lora(
                 log_metric("lr", opt.scheduler.get_last_lr()[0], step)
             main = runtime.ranks.main
             if main and (step % config.train.checkpoint_every == 0 or step % t.steps == 0):
-                state = opt.state(run_id, step)
+                state = opt.state(run_id, step, split.streams)
                 atomic_write(ckpt, lambda tmp, state=state: torch.save(state, tmp))
             every = f.validation.every
             if validate and main and ((every and step % every == 0) or step == total):
