@@ -341,3 +341,19 @@ def test_two_ddp_ranks_train_the_adapters_as_one_process_with_both_batches(bases
     assert single.keys() == double.keys()
     for key in single:
         torch.testing.assert_close(single[key], double[key], rtol=1e-4, atol=2e-5, msg=key)
+
+
+def test_a_phase_without_windows_is_skipped_and_none_at_all_fails(bases, params, tmp_path):
+    from aiprod.finetune.data import trained_phases
+
+    config = short_path_config(params, tmp_path, "wan", bases["wan"])
+    config = config.model_copy(
+        update={"finetune": config.finetune.model_copy(update={"phases": [3, 5]})}
+    )
+    assert precompute_stage(config, runtime())["windows"]["phase3"] == {}
+    assert trained_phases(config) == [5]
+    empty = config.model_copy(
+        update={"finetune": config.finetune.model_copy(update={"phases": [3]})}
+    )
+    with pytest.raises(ValueError, match=r"finetune.phases: none of \[3\] has a precomputed"):
+        trained_phases(empty)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from aiprod.config import AiprodConfig
@@ -11,12 +12,33 @@ from aiprod.runtime import Runtime
 from aiprod.shards.stream import Split, StreamBatches
 from aiprod.train.loop import rank_split
 
+log = logging.getLogger(__name__)
+
 
 def bucket_folders(latents_dir: str | Path, phase: int) -> list[Path]:
     root = Path(latents_dir) / f"phase{phase}"
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if (p / "index.parquet").is_file())
+
+
+def windows_in(latents_dir: str | Path, phase: int) -> int:
+    return sum(sum(s.counts) for s in latent_shards(bucket_folders(latents_dir, phase)))
+
+
+def trained_phases(config: AiprodConfig) -> list[int]:
+    """The phases of `finetune.phases` that hold windows, in order (a phase the curation
+    left empty, or all held out, is skipped with a warning); none at all is an error."""
+    f = config.finetune
+    kept = [k for k in f.phases if windows_in(f.latents_dir, k)]
+    if not kept:
+        raise ValueError(
+            f"finetune.phases: none of {list(f.phases)} has a precomputed window under "
+            f"{f.latents_dir}; check finetune.buckets against the clips"
+        )
+    if skipped := [k for k in f.phases if k not in kept]:
+        log.warning("finetune: phases %s hold no window; skipped", skipped)
+    return kept
 
 
 def phase_batches(

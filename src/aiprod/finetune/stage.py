@@ -12,6 +12,7 @@ import torch
 from aiprod.config import AiprodConfig
 from aiprod.finetune.bases import BaseSpec
 from aiprod.finetune.checks import check_finetune
+from aiprod.finetune.data import trained_phases
 from aiprod.finetune.diffusers_model import (
     Denoiser,
     DiffusersCodec,
@@ -102,7 +103,7 @@ def finetune_diffusers(
     metrics = {
         "base": f.base,
         "steps": run.step,
-        "phases": list(f.phases),
+        "phases": trained_phases(config),
         "trainable_share": round(trainable / max(1, total), 5),
         "first_loss": round(losses[0], 5) if losses else None,
         "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5) if losses else None,
@@ -113,7 +114,7 @@ def finetune_diffusers(
         "base": f.base,
         "base_path": f.base_path,
         "data_sha256": data_hash(f.latents_dir),
-        "phases": list(f.phases),
+        "phases": metrics["phases"],
         "steps": run.step,
         "rank": f.rank,
         "alpha": f.alpha,

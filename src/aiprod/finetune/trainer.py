@@ -23,7 +23,7 @@ from torch import nn
 
 from aiprod.config import AiprodConfig, ConfigError
 from aiprod.finetune.bases import BaseSpec, check_base_path
-from aiprod.finetune.data import phase_batches
+from aiprod.finetune.data import phase_batches, trained_phases
 from aiprod.finetune.diffusers_model import (
     Denoiser,
     load_transformer,
@@ -190,7 +190,8 @@ def train_lora(
         t.text_dropout, t.flow_dropout, t.timestep_mean, config.train.seed, shift,
         null_text(f.latents_dir),
     )  # fmt: skip
-    total = t.steps * len(f.phases)
+    phases = trained_phases(config)
+    total = t.steps * len(phases)
     run_id = fingerprint([f.model_dump(), config.train.seed, listing([Path(f.latents_dir)])], [])
     model = denoiser.to(runtime.device)
     opt = LoraOptimiser(config, model, runtime, total)
@@ -210,7 +211,7 @@ def train_lora(
             if phase_index != step // t.steps:  # the next phase's data, from where it stopped
                 phase_index = step // t.steps
                 position = (step - phase_index * t.steps) * per_step
-                data, _ = phase_batches(config, f.phases[phase_index], runtime, split)
+                data, _ = phase_batches(config, phases[phase_index], runtime, split)
                 batches = data.batches(position)
             mean = opt.step(batches, loss_fn, accumulation)
             step += 1

@@ -69,7 +69,7 @@ def finetune_stage(
     """Adapters trained through `finetune.phases` in order (curriculum LoRA), each phase on
     its precomputed bucket folders; rank 0 saves them and the merged checkpoint."""
     from aiprod.finetune.checks import check_finetune
-    from aiprod.finetune.data import bucket_folders, phase_batches
+    from aiprod.finetune.data import bucket_folders, phase_batches, trained_phases
     from aiprod.finetune.export import data_hash, write_card
     from aiprod.finetune.precompute import read_meta
 
@@ -87,7 +87,8 @@ def finetune_stage(
     share = trainable_share(model)
     out_dir = Path(cfg.out_dir)
     losses, result, previous = [], None, ""
-    for phase in cfg.phases:
+    phases = trained_phases(config)
+    for phase in phases:
         folders = bucket_folders(cfg.latents_dir, phase)
         # what this phase trains on: a checkpoint of other settings or data is not resumed
         previous = fingerprint(
@@ -97,7 +98,7 @@ def finetune_stage(
         run_dir = out_dir / "run" / f"phase{phase}"
         resumed = resumable(run_dir, loop.fingerprint)
         data, split = phase_batches(config, phase, runtime, rank_split(runtime, resumed))
-        with metrics(resumed is not None or phase != cfg.phases[0]) as log_metric:
+        with metrics(resumed is not None or phase != phases[0]) as log_metric:
             result = train(
                 model,
                 t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, 0, t.motion_weight),
@@ -105,7 +106,7 @@ def finetune_stage(
                 loop,
                 run_dir,
                 runtime,
-                log_metric=_offset(log_metric, (cfg.phases.index(phase)) * t.steps),
+                log_metric=_offset(log_metric, phases.index(phase) * t.steps),
                 state=TrainState(data_streams=split.streams),
             )
         losses += result.losses
@@ -120,8 +121,8 @@ def finetune_stage(
     save_model(target, merged(tuned).eval(), spec, **info, lora_of=cfg.checkpoint)
     metrics = {
         "base": "aiprod",
-        "steps": len(cfg.phases) * t.steps,
-        "phases": list(cfg.phases),
+        "steps": len(phases) * t.steps,
+        "phases": phases,
         "trainable_share": round(share, 5),
         "first_loss": round(losses[0], 5) if losses else None,
         "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5) if losses else None,
