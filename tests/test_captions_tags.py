@@ -83,9 +83,14 @@ def test_tags_from_scores_in_every_language(params):
         lighting_trend=-0.4,
         flicker=0.0,
         luma_mean=30.0,
+        sharpness=300.0,
+        edge_density=0.05,
     )
     keys = tag_keys(scores, cfg)
     assert keys == ["pan_left", "fast_motion", "fade_out", "low_light"]
+    lit = dict(scores, luma_mean=230.0, sharpness=3.0, edge_density=0.3)
+    assert tag_keys(lit, cfg)[-3:] == ["bright_scene", "soft_focus", "busy_frame"]
+    assert tag_keys(dict(scores, edge_density=0.0), cfg)[-1] == "minimal_frame"
     slow = tag_keys(
         dict(
             scores,
@@ -106,6 +111,7 @@ def test_tags_from_scores_in_every_language(params):
 
 def test_vocabulary_is_complete_and_unambiguous():
     terms = video_terms()
+    assert len(terms) >= 150 and all(set(forms) == set(LANGUAGES) for forms in terms.values())
     for key in ("dolly_zoom", "rack_focus", "dutch_angle", "pan_left", "slow_motion"):
         assert set(terms[key]) == set(LANGUAGES)
     for language in LANGUAGES:

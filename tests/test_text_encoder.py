@@ -145,3 +145,30 @@ def test_camera_moves_in_captions_are_camera_terms_not_object_directions(languag
         ids = [i for i in tokenizer.encode(text) if i >= tokenizer.FIRST_TERM]
         found = [concepts[tokenizer.terms[i - tokenizer.FIRST_TERM]] for i in ids]
         assert found == [camera], (text, found)
+
+
+def test_the_shapes_world_and_its_evaluation_prompts_read_only_their_own_terms():
+    """A grown vocabulary must not reach into the demo's captions or the evaluation prompts
+    (a new term matching their words would change what the demo model reads)."""
+    import numpy as np
+
+    from aiprod.evaluate.prompts import eval_prompts
+    from aiprod.nn.text import term_concepts
+    from aiprod.synth.captions import captions
+    from aiprod.synth.world import sample_scene
+
+    tokenizer, concepts = ByteTokenizer(), term_concepts()
+    rng = np.random.default_rng(0)
+    texts = [t for k in range(300) for t in captions(sample_scene(rng, 1 + k % 4, k)).values()]
+    languages = [*LANGUAGES, "ko", "nl", "tr"]
+    texts += [prompt.text for prompt in eval_prompts(languages, 40, 0)]
+    read = {
+        concepts[tokenizer.terms[i - tokenizer.FIRST_TERM]]
+        for text in texts
+        for i in tokenizer.encode(text)
+        if i >= tokenizer.FIRST_TERM
+    }
+    directions = {f"moving_{d}" for d in ("left", "right", "up", "down")}
+    directions |= {f"moving_{v}_{h}" for v in ("up", "down") for h in ("left", "right")}
+    camera = {"pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out", "close_up"}
+    assert read <= directions | camera, read - directions - camera

@@ -198,6 +198,16 @@ class TagConfig(_Section):
     fade: float = Field(gt=0, description="smoothed luma range / mean above this: a fade")
     flicker: float = Field(gt=0, description="frame-to-frame luma jitter / mean above this")
     low_luma: float = Field(ge=0, le=255, description="mean luma below this: low light")
+    high_luma: float = Field(
+        default=200, ge=0, le=255, description="mean luma above this: brightly lit"
+    )
+    soft_sharpness: float = Field(
+        default=15, ge=0, description="variance of the Laplacian below this: soft focus"
+    )
+    busy_edges: float = Field(default=0.15, ge=0, le=1, description="edge density above: busy")
+    minimal_edges: float = Field(
+        default=0.002, ge=0, le=1, description="edge density below this: a minimalist frame"
+    )
 
     _fast_above_slow = field_validator("fast_px")(_above("slow_px"))
 

@@ -1,4 +1,6 @@
-"""Motion and camera vocabulary tags from measured scores, in every caption language."""
+"""Vocabulary tags from measured scores (camera, motion, lighting, focus, composition), in
+every caption language: only the terms a score can tell; the rest of the vocabulary is
+there for captions that use them."""
 
 from __future__ import annotations
 
@@ -37,6 +39,15 @@ def tag_keys(scores: dict, cfg: TagConfig) -> list[str]:
         keys.append("flicker")
     if scores["luma_mean"] < cfg.low_luma:
         keys.append("low_light")
+    elif scores["luma_mean"] > cfg.high_luma:
+        keys.append("bright_scene")
+    if scores.get("sharpness") is not None and scores["sharpness"] < cfg.soft_sharpness:
+        keys.append("soft_focus")
+    edges = scores.get("edge_density")
+    if edges is not None and edges > cfg.busy_edges:
+        keys.append("busy_frame")
+    elif edges is not None and edges < cfg.minimal_edges:
+        keys.append("minimal_frame")
     return keys
 
 
