@@ -172,3 +172,23 @@ def test_the_shapes_world_and_its_evaluation_prompts_read_only_their_own_terms()
     directions |= {f"moving_{v}_{h}" for v in ("up", "down") for h in ("left", "right")}
     camera = {"pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out", "close_up"}
     assert read <= directions | camera, read - directions - camera
+
+
+def test_the_prefix_trie_matches_what_the_terms_listed_longest_first_match():
+    import re
+
+    from aiprod.nn.text import CJK
+
+    tokenizer = ByteTokenizer()
+    listed = [
+        re.escape(t) if CJK.search(t) else rf"(?<!\w){re.escape(t)}(?!\w)"
+        for t in tokenizer.terms  # longest first
+    ]
+    plain = re.compile("|".join(listed))
+    forms = [form for forms in video_terms().values() for form in forms.values()]
+    texts = ["".join(forms[i : i + 3]) for i in range(0, len(forms), 3)]  # glued together
+    texts += [f"{a} {b}, {c}s {a}." for a, b, c in zip(forms, forms[5:], forms[11:], strict=False)]
+    texts += ["a pan lefty", "slow pan left over", "FPV drone shots", "35mmレンズで撮影"]
+    for text in texts:
+        expected = [(m.start(), m.group(0)) for m in plain.finditer(text)]
+        assert [(m.start(), m.group(0)) for m in tokenizer.pattern.finditer(text)] == expected
