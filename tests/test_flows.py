@@ -162,6 +162,8 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
 
     lora = project / data["finetune"]["out_dir"]
     assert "# LoRA for aiprod" in (lora / "README.md").read_text()
+    validation = sorted((lora / "validation").rglob("*.mp4"))
+    assert len(validation) == len(data["finetune"]["validation"]["prompts"])
     assert (lora / "adapter" / "adapter_config.json").exists() and (lora / "merged.pt").exists()
     video = project / "sample.mp4"
     sh(

@@ -204,7 +204,9 @@ class LoraTrainConfig(_Section):
 class LoraValidationConfig(_Section):
     """Videos sampled for fixed prompts while the adapters train, logged beside the loss."""
 
-    every: int = Field(default=0, ge=0, description="steps between validations; 0 = at the end")
+    every: int = Field(
+        default=0, ge=0, description="steps between validations (diffusers bases); 0 = at the end"
+    )
     prompts: list[str] = Field(default_factory=list)
     steps: int = Field(default=8, ge=1, le=200)
     cfg: float = Field(default=3.0, ge=1, le=20)

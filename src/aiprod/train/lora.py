@@ -56,6 +56,25 @@ def merged(model: TextToVideo) -> TextToVideo:
     return model
 
 
+def validation_videos(
+    config: AiprodConfig, model_file: Path, runtime: Runtime, out_dir: Path, step: int
+) -> dict:
+    """The validation prompts sampled with the merged model, into
+    `<out_dir>/validation/step-N/` beside the DVCLive curves."""
+    from aiprod.generate import VideoGenerator, write_video
+
+    v = config.finetune.validation
+    generator = VideoGenerator(model_file, runtime=runtime)
+    videos = []
+    for k, prompt in enumerate(v.prompts):
+        video = generator([prompt], steps=v.steps, cfg=v.cfg, seed=v.seed + k)[0]
+        path = out_dir / "validation" / f"step-{step:06d}" / f"prompt-{k:02d}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_video(path, video, generator.fps, scale=4)
+        videos.append({"prompt": prompt, "video": str(path)})
+    return {"step": step, "videos": videos}
+
+
 def _offset(log_metric: MetricLogger | None, steps: int) -> MetricLogger | None:
     """A phase's curve continues the previous phases' on one step axis."""
     if log_metric is None:
@@ -119,14 +138,17 @@ def finetune_stage(
     target = out_dir / MERGED_FILE
     info.update(vae_reference(resolve_vae(cfg.checkpoint, payload), target))
     save_model(target, merged(tuned).eval(), spec, **info, lora_of=cfg.checkpoint)
+    steps = len(phases) * t.steps
+    validation = [validation_videos(config, target, runtime, out_dir, steps)]
     metrics = {
         "base": "aiprod",
-        "steps": len(phases) * t.steps,
+        "steps": steps,
         "phases": phases,
         "trainable_share": round(share, 5),
         "first_loss": round(losses[0], 5) if losses else None,
         "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5) if losses else None,
         "windows_per_epoch": data.items_per_epoch,
+        "validation": validation,
     }
     facts = {
         "base": "aiprod",
