@@ -25,7 +25,8 @@ import torch
 
 from aiprod.config import load_config
 from aiprod.evaluate.adherence import adherence
-from aiprod.evaluate.classifier import CLASSIFIER_FILE, load_classifier
+from aiprod.evaluate.classifier import MODEL_FILE as CLASSIFIER_FILE
+from aiprod.evaluate.classifier import load_classifier
 from aiprod.evaluate.contradiction import _reference_flow
 from aiprod.evaluate.features import make_extractor
 from aiprod.evaluate.frechet import feature_distance, full_rank_dims, principal_basis
