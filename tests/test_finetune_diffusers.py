@@ -235,8 +235,12 @@ def test_the_finetune_stage_writes_adapters_card_and_validation_videos(bases, pa
     config = short_path_config(params, tmp_path, "ltx-video", bases["ltx-video"])
     rt = runtime()
     precompute_stage(config, rt)
+    stale = tmp_path / "lora" / "validation" / "step-000099" / "prompt-00.mp4"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an earlier run's")
     metrics = finetune_diffusers(config, rt)
     out = tmp_path / "lora"
+    assert not stale.exists()  # a fresh run's folder holds only its own videos
     card = (out / "README.md").read_text()
     assert "LTXPipeline" in card and "data_sha256" in card and "load_lora_weights" in card
     assert metrics["steps"] == 4 and 0 < metrics["trainable_share"] < 1

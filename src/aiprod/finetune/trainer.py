@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -199,6 +200,8 @@ def train_lora(
     step, streams = opt.resume(ckpt, run_id)
     if step:
         log.info("resumed LoRA training at step %d of %d", step, total)
+    elif runtime.ranks.main:  # a fresh run: an earlier run's validation videos are not its own
+        shutil.rmtree(out_dir / "validation", ignore_errors=True)
     # the data order is a function of the stream count: a resumed run keeps its own
     split = rank_split(runtime, TrainState(data_streams=streams) if streams else None)
     accumulation = runtime.cfg.grad_accumulation

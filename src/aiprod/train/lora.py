@@ -10,6 +10,7 @@ loads like any other.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -65,6 +66,7 @@ def validation_videos(
 
     v = config.finetune.validation
     generator = VideoGenerator(model_file, runtime=runtime)
+    shutil.rmtree(out_dir / "validation", ignore_errors=True)  # an earlier run's steps
     videos = []
     for k, prompt in enumerate(v.prompts):
         video = generator([prompt], steps=v.steps, cfg=v.cfg, seed=v.seed + k)[0]
