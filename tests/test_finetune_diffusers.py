@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_video
-from tiny_models import save_tiny_latents, save_tiny_ltx2, save_tiny_ltx_video, save_tiny_wan
+from tiny_diffusers import save_tiny_ltx2, save_tiny_ltx_video, save_tiny_wan
+from tiny_models import save_tiny_latents
 
 from aiprod.config import ConfigError, RuntimeConfig, parse_config
 from aiprod.finetune.bases import check_base_path
