@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from aiprod.nn.vae import Downsample, Upsample, VAEConfig, VideoVAE, _framewise
+from aiprod.nn.vae import (
+    Downsample,
+    Upsample,
+    VAEConfig,
+    VideoVAE,
+    _framewise,
+    foreground_weights,
+    reconstruction_loss,
+)
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import ObjectSpec, SceneSpec
 from aiprod.train.metrics import psnr
@@ -139,6 +147,36 @@ def test_tiny_vae_overfits_one_clip_to_30_db():
             if best >= 30.0:
                 break
     assert best >= 30.0, f"PSNR {best:.2f} dB"
+
+
+def _object_on_plain_frame() -> torch.Tensor:
+    """(1, 3, 1, 8, 8): a grey frame with one red 2x2 object."""
+    video = torch.full((1, 3, 1, 8, 8), 0.2)
+    video[:, :, :, 3:5, 3:5] = torch.tensor([0.9, -0.8, -0.8]).view(1, 3, 1, 1, 1)
+    return video
+
+
+@pytest.mark.quick
+def test_foreground_weights_lift_the_object_over_its_background():
+    weights = foreground_weights(_object_on_plain_frame(), 4.0)
+    assert torch.allclose(weights[..., 0, 0], torch.ones(1, 1, 1))  # background: 1
+    assert torch.allclose(weights[..., 3, 3], torch.full((1, 1, 1), 1 + 4 * 1.0))  # |-0.8-0.2|
+
+
+@pytest.mark.quick
+def test_reconstruction_loss_charges_a_wrong_object_colour_more_with_a_foreground_weight():
+    video = _object_on_plain_frame()
+    wrong_object, wrong_corner = video.clone(), video.clone()
+    wrong_object[:, :, :, 3:5, 3:5] = 0.2  # the object painted in the background's colour
+    wrong_corner[:, :, :, 0:2, 0:2] += 0.9  # an error of about the same size on the background
+    plain = (reconstruction_loss(r, video) for r in (wrong_object, wrong_corner))
+    plain_object, plain_corner = plain
+    assert plain_object == pytest.approx(
+        (wrong_object - video).pow(2).mean() + 0.1 * (wrong_object - video).abs().mean()
+    )
+    weighted_object = reconstruction_loss(wrong_object, video, 4.0)
+    weighted_corner = reconstruction_loss(wrong_corner, video, 4.0)
+    assert weighted_object / weighted_corner > 2 * plain_object / plain_corner
 
 
 @pytest.mark.quick

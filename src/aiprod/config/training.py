@@ -23,6 +23,12 @@ class TrainVAEConfig(_Section):
     warmup: int = Field(ge=0)
     batch_size: int = Field(ge=1)
     kl_weight: float = Field(ge=0)
+    foreground_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="reconstruction error weighted 1 + w x a pixel's distance from its "
+        "frame's median colour: small objects keep their colour (0: a plain mean)",
+    )
     ema: float = Field(ge=0, lt=1)
     checkpoint_every: int = Field(ge=1)
     seed: int = Field(ge=0)

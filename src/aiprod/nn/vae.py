@@ -321,16 +321,18 @@ class VideoVAE(nn.Module):
         kl_weight: float = 1e-6,
         generator: torch.Generator | None = None,
         noise: torch.Tensor | None = None,
+        foreground_weight: float = 0.0,
     ) -> VAEOutput:
         """Reconstruct through a sampled latent; `noise` (the posterior sample's) may be
-        given, e.g. drawn per sample so the draw does not depend on the batch."""
+        given, e.g. drawn per sample so the draw does not depend on the batch.
+        `foreground_weight`: see `reconstruction_loss`."""
         mean, logvar = self.encode(video)
         if noise is None:
             noise = torch.randn(mean.shape, generator=generator, device=mean.device)
         noise = noise.to(mean.device, mean.dtype)
         latent = mean + torch.exp(0.5 * logvar) * noise
         reconstruction = self.decode(latent)
-        recon = F.mse_loss(reconstruction, video) + 0.1 * F.l1_loss(reconstruction, video)
+        recon = reconstruction_loss(reconstruction, video, foreground_weight)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
         losses = {"reconstruction": recon, "kl": kl, "loss": recon + kl_weight * kl}
         return VAEOutput(reconstruction, mean, logvar, losses)
@@ -339,6 +341,28 @@ class VideoVAE(nn.Module):
         """Input numbers per latent number (for long videos)."""
         c = self.cfg
         return c.in_channels * c.spatial_factor**2 * c.temporal_factor / c.latent_channels
+
+
+def foreground_weights(video: torch.Tensor, weight: float) -> torch.Tensor:
+    """(B, 1, T, H, W): 1 + `weight` x each pixel's largest channel distance (in [-1, 1]
+    units) from its frame's median colour. The median is the background where one colour
+    covers most of the frame, so small objects weigh up to 1 + 2w times a background pixel."""
+    background = video.flatten(3).median(dim=3).values[..., None, None]
+    return 1.0 + weight * (video - background).abs().amax(dim=1, keepdim=True)
+
+
+def reconstruction_loss(
+    reconstruction: torch.Tensor, video: torch.Tensor, foreground_weight: float = 0.0
+) -> torch.Tensor:
+    """MSE + 0.1 x L1 per pixel. With `foreground_weight` w > 0 each pixel's error is
+    weighted by `foreground_weights` (normalised to a mean of 1): under a plain mean, a shape
+    covering 3% of a 32 px frame costs little when the decoder paints it in the background's
+    hue, and the demo VAE passed 0.50 of object colours to the classifier (w = 4: 1.00)."""
+    error = (reconstruction - video).pow(2) + 0.1 * (reconstruction - video).abs()
+    if foreground_weight <= 0.0:
+        return error.mean()
+    weights = foreground_weights(video.detach(), foreground_weight)
+    return (error * weights).mean() / weights.mean()
 
 
 def _blend_ramp(

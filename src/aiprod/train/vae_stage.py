@@ -100,14 +100,16 @@ def vae_collate(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor]:
     return videos, torch.tensor([item.ordinal for item in items], dtype=torch.long)
 
 
-def vae_loss(kl_weight: float, seed: int):  # noqa: ANN201 (a loss_fn factory)
-    """The VAE's loss with each window's posterior noise drawn from its own ordinal."""
+def vae_loss(kl_weight: float, seed: int, foreground_weight: float = 0.0):  # noqa: ANN201
+    """The VAE's loss (a loss_fn factory) with each window's posterior noise drawn from its
+    own ordinal."""
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         videos, ordinals = batch
         inner = net.module if hasattr(net, "module") else net
         noise = seeded_normal(ordinals, inner.latent_shape(videos.shape), seed)
-        return net(videos, kl_weight=kl_weight, noise=noise).losses["loss"]
+        out = net(videos, kl_weight=kl_weight, noise=noise, foreground_weight=foreground_weight)
+        return out.losses["loss"]
 
     return loss_fn
 
@@ -151,7 +153,7 @@ def train_vae_stage(
     with metrics(state is not None) as log_metric:
         result = train(
             vae,
-            vae_loss(cfg.kl_weight, cfg.seed),
+            vae_loss(cfg.kl_weight, cfg.seed, cfg.foreground_weight),
             data,
             loop,
             out_dir,
