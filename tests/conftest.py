@@ -98,6 +98,8 @@ def small_training(data: dict, root: Path) -> None:
         languages=["en", "ja"],
         flow_videos=2,
         gallery_languages=["en", "ja"],
+        sweep_steps=[1, 2],
+        sweep_prompts=2,
     )
     data["finetune"].update(
         checkpoint=str(root / "models" / "phase5" / "model.pt"),

@@ -233,7 +233,7 @@ def test_zero_shot_prompts_are_in_languages_no_caption_uses():
 def test_contradicting_references_move_against_their_prompts(small_config, tiny_model):
     """Every ordered pair of directions once; each reference's guide (from the rendered
     scene, as a --motion-ref would give it) moves the way the reference does."""
-    from aiprod.evaluate.contradiction import _reference_flow, contradicting_pairs
+    from aiprod.evaluate.contradiction import contradicting_pairs, reference_flow
     from aiprod.generate import VideoGenerator
 
     pairs = contradicting_pairs(0)
@@ -242,9 +242,44 @@ def test_contradicting_references_move_against_their_prompts(small_config, tiny_
     assert all(a.objects[0].shape == s.objects[0].shape for a, s in pairs)
     generator = VideoGenerator(tiny_model)
     for _, shown in pairs[::9]:
-        guide = _reference_flow(generator, shown).numpy()  # (2, P, h, w)
+        guide = reference_flow(generator, shown).numpy()  # (2, P, h, w)
         read = dominant_direction(guide.transpose(1, 0, 2, 3), min_px=0.01)
         assert read == shown.objects[0].direction
+
+
+def test_steps_and_guidance_gives_fvd_and_adherence_per_step_count_and_strength(
+    small_config, tiny_model
+):
+    """Every step count without and with guidance, each against the same real set; more
+    steps (or a guide) change the generated videos, so the figures are measured, not copied."""
+    from aiprod.evaluate.features import Extractor
+    from aiprod.evaluate.fvd import RealSet
+    from aiprod.evaluate.steps_guidance import steps_guidance_metrics
+    from aiprod.generate import VideoGenerator
+
+    generator = VideoGenerator(tiny_model)
+    torch.manual_seed(0)
+    with torch.no_grad():  # the zero-initialised output and flow layers of an untrained model
+        for weight in generator.model.parameters():
+            if not weight.any():
+                weight.normal_(0.0, 0.05)
+    classifier = ShapesClassifier(width=8)
+    extractor = Extractor("shapes-classifier", classifier.embed)
+    real_videos = torch.rand(6, 3, generator.frames, generator.size, generator.size) * 2 - 1
+    grid = generator.codec.encode(real_videos[:1]).shape[-2:]
+    guides = torch.randn(6, 2, 2, *grid)
+    real = RealSet(extractor, ["a red circle moves left"] * 6, guides, extractor(real_videos)
+                   .numpy().astype(np.float64), None, 32, 32, generator.frames)  # fmt: skip
+    ev = small_config.evaluate.model_copy(update={"sweep_steps": [1, 3], "sweep_prompts": 2})
+    config = small_config.model_copy(update={"evaluate": ev})
+    figures = steps_guidance_metrics(generator, config, classifier, real)
+    points = ["steps1_s0", "steps1_s1", "steps3_s0", "steps3_s1"]
+    assert figures["prompts"] == 2 and figures["fvd_videos"] == 6
+    assert set(figures) == {"language", "prompts", "fvd_videos", *points}
+    for point in points:
+        assert figures[point]["fvd"] > 0
+        assert 0 <= figures[point]["colour"] <= 1 and 0 <= figures[point]["direction"] <= 1
+    assert len({figures[p]["fvd"] for p in points}) == len(points)
 
 
 def test_frechet_distance_in_one_dimension():

@@ -98,6 +98,8 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     flow = {"s0", "s0.5", "s1", "real_clips_ceiling", "baseline_static_video"}
     assert flow <= set(metrics["flow_agreement"])
     assert metrics["fvd"]["extractor"] == "shapes-classifier" and metrics["fvd"]["videos"] > 0
+    sweep = metrics["steps_and_guidance"]
+    assert {f"steps{n}_s{s}" for n in (1, 2) for s in (0, 1)} <= set(sweep)
     assert "<video" in (project / data["evaluate"]["gallery"]).read_text()
     hard = pd.read_parquet(project / data["mine"]["out_dir"] / "phase1" / "hard.parquet")
     assert hard["loss"].is_monotonic_decreasing and hard["carried"].any()

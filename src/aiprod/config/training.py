@@ -173,6 +173,12 @@ class EvaluateConfig(_Section):
     fvd_videos: int = Field(
         default=2048, ge=2, description="held-out (and as many generated) videos FVD compares"
     )
+    sweep_steps: list[Annotated[int, Field(ge=1, le=1000)]] = Field(
+        default=[],
+        description="sampler step counts at which FVD and adherence are measured without "
+        "and with flow guidance (empty: no sweep)",
+    )
+    sweep_prompts: int = Field(default=32, ge=1, description="English prompts per sweep point")
     tolerance: ToleranceConfig
     fvd_extractor: Literal["shapes", "i3d"]
     i3d_path: str = ""

@@ -26,7 +26,7 @@ from aiprod.synth.render import render_scene
 from aiprod.synth.world import DIRECTIONS, SceneSpec
 
 
-def _reference_flow(generator: VideoGenerator, scene: SceneSpec) -> torch.Tensor:
+def reference_flow(generator: VideoGenerator, scene: SceneSpec) -> torch.Tensor:
     """The guide a rendered scene gives, as from a reference video (`--motion-ref`)."""
     frames, size = generator.frames, generator.size
     images, _ = render_scene(scene, frames * generator.frame_step, 2 * size)
@@ -54,7 +54,7 @@ def contradiction_metrics(generator: VideoGenerator, config: AiprodConfig) -> di
     ev = config.evaluate
     pairs = contradicting_pairs(ev.seed + 1)
     texts = [caption(asked, "en") for asked, _ in pairs]
-    guides = torch.stack([_reference_flow(generator, shown) for _, shown in pairs])
+    guides = torch.stack([reference_flow(generator, shown) for _, shown in pairs])
     asked = [str(a.objects[0].direction) for a, _ in pairs]
     shown = [str(s.objects[0].direction) for _, s in pairs]
     out: dict = {"pairs": len(pairs), "language": "en"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -32,15 +33,36 @@ def _batched(items: Iterator[torch.Tensor], size: int = BATCH) -> Iterator[torch
         yield torch.stack(batch)
 
 
-def fvd_metrics(generator: VideoGenerator, config: AiprodConfig) -> dict:
-    """FVD of generated vs held-out real clips (up to `evaluate.fvd_videos`), and of as many
-    real training clips vs the held-out ones (the floor), every side streamed in batches.
+@dataclass
+class RealSet:
+    """The held-out side of FVD, computed once: its features in the principal basis the
+    Gaussians are fit in, and the captions and latent guide flows generated videos are
+    made from (so every generated set is compared with the same real one)."""
 
-    With fewer videos than twice the feature dimensions (the demo: 63 against 64 dims), a
-    covariance would be singular; both distances are then taken in the real features' top
-    principal components, as many as the smallest set can fit at full rank (`fit_dims`).
+    extractor: Extractor
+    captions: list[str]
+    guides: torch.Tensor  # (N, 2, P, h, w) latent-grid flow of each held-out clip
+    features: np.ndarray  # (N, dims), projected
+    basis: np.ndarray | None
+    dims: int
+    feature_dims: int
+    frames: int
 
-    A distance needs two videos on each side; with fewer (a tiny corpus) it is null."""
+    def project(self, features: np.ndarray) -> np.ndarray:
+        return features @ self.basis if self.basis is not None and len(features) else features
+
+    def fvd(self, videos: Iterator[torch.Tensor]) -> float | None:
+        """FVD of a stream of generated video batches against the held-out clips."""
+        return _distance(self.features, self.project(_features(self.extractor, videos)))
+
+
+def real_set(generator: VideoGenerator, config: AiprodConfig) -> RealSet:
+    """Held-out clips (up to `evaluate.fvd_videos`), streamed through the extractor.
+
+    With fewer videos than twice the feature dimensions (the demo: 68 against 64 dims), a
+    covariance would be singular; distances are then taken in the real features' top
+    principal components, as many as the smallest set (real, generated, the train floor: all
+    of one count) can fit at full rank (`dims`)."""
     ev = config.evaluate
     extractor = make_extractor(
         ev.fvd_extractor,
@@ -49,21 +71,54 @@ def fvd_metrics(generator: VideoGenerator, config: AiprodConfig) -> dict:
         generator.runtime.device,
     )
     captions: list[str] = []
+    guides: list[torch.Tensor] = []
     frames = 0
 
     def real() -> Iterator[torch.Tensor]:
         nonlocal frames
         for h in held_out(config, ev.fvd_videos):
             captions.append(h.caption)
+            guides.append(h.guide)
             frames = int(h.video.shape[1])
             yield h.video
 
-    real_features = _features(extractor, _batched(real()))
-    generated = (
-        generate_batched(generator, captions[k : k + BATCH], config)
-        for k in range(0, len(captions), BATCH)
+    features = _features(extractor, _batched(real()))
+    n = len(features)
+    dims = full_rank_dims(features.shape[1], *([n] if n >= 2 else [0]))
+    basis = principal_basis(features, dims) if n >= 2 else None
+    out = RealSet(
+        extractor,
+        captions,
+        torch.stack(guides) if guides else torch.empty(0),
+        features,
+        basis,
+        dims,
+        int(features.shape[1]),
+        frames,
     )
-    fake_features = _features(extractor, generated)
+    out.features = out.project(features)
+    return out
+
+
+def generated_batches(
+    generator: VideoGenerator,
+    real: RealSet,
+    config: AiprodConfig,
+    guided: bool = False,
+    strength: float = 0.0,
+) -> Iterator[torch.Tensor]:
+    """Videos of the held-out captions, batch by batch; `guided`: each under its own clip's
+    flow at `strength`."""
+    for k in range(0, len(real.captions), BATCH):
+        flows = real.guides[k : k + BATCH] if guided else None
+        yield generate_batched(generator, real.captions[k : k + BATCH], config, flows, strength)
+
+
+def fvd_metrics(generator: VideoGenerator, config: AiprodConfig, real: RealSet) -> dict:
+    """FVD of generated vs held-out real clips, and of as many real training clips vs the
+    held-out ones (the floor), every side streamed in batches. A distance needs two videos
+    on each side; with fewer (a tiny corpus) it is null."""
+    fvd = real.fvd(generated_batches(generator, real, config))
     spec = phase_windows(config, 5, 1)
     train_shards = pixel_shards(
         phase_dirs(config.shards.dir, [5]), spec, config.shards.holdout_share, holdout=False
@@ -71,24 +126,17 @@ def fvd_metrics(generator: VideoGenerator, config: AiprodConfig) -> dict:
     train_windows = (
         w.as_float() for w in sequential(train_shards, lambda raw: pixel_windows(raw, spec))
     )
-    floor = _features(extractor, _batched(islice(train_windows, len(captions))))  # equal counts
-    counts = [n for n in (len(real_features), len(fake_features), len(floor)) if n >= 2]
-    dims = full_rank_dims(real_features.shape[1], *(counts or [0]))  # sets a distance uses
-    basis = principal_basis(real_features, dims) if len(real_features) >= 2 else None
-
-    def project(features: np.ndarray) -> np.ndarray:
-        return features @ basis if basis is not None and len(features) else features
-
+    floor = _features(real.extractor, _batched(islice(train_windows, len(real.captions))))
     return {
-        "extractor": extractor.name,
-        "fvd": _distance(project(real_features), project(fake_features)),
-        "fvd_real_train_vs_held_out": _distance(project(real_features), project(floor)),
-        "videos": len(captions),
-        "videos_generated": len(fake_features),
+        "extractor": real.extractor.name,
+        "fvd": fvd,
+        "fvd_real_train_vs_held_out": _distance(real.features, real.project(floor)),
+        "videos": len(real.captions),
+        "videos_generated": len(real.captions),
         "videos_train_floor": len(floor),
-        "feature_dims": int(real_features.shape[1]),
-        "fit_dims": dims,  # principal components of the real features the Gaussians are fit in
-        "frames_per_video": frames,
+        "feature_dims": real.feature_dims,
+        "fit_dims": real.dims,  # principal components of the real features the Gaussians are fit in
+        "frames_per_video": real.frames,
     }
 
 

@@ -17,12 +17,13 @@ from aiprod.evaluate.adherence import adherence, adherence_summary, read_back_ce
 from aiprod.evaluate.classifier import MODEL_FILE as CLASSIFIER_FILE
 from aiprod.evaluate.classifier import load_classifier
 from aiprod.evaluate.contradiction import contradiction_metrics
-from aiprod.evaluate.fvd import fvd_metrics
+from aiprod.evaluate.fvd import fvd_metrics, real_set
 from aiprod.evaluate.gallery import GalleryItem, write_gallery
 from aiprod.evaluate.held_out import HeldOut, flow_guidance_metrics, held_out
 from aiprod.evaluate.motion import direction_reader_accuracy
 from aiprod.evaluate.prompts import Prompt, eval_prompts
 from aiprod.evaluate.sampling import generate_batched
+from aiprod.evaluate.steps_guidance import steps_guidance_metrics
 from aiprod.fsutil import write_parquet
 from aiprod.generate import VideoGenerator, write_video
 from aiprod.runtime import Runtime
@@ -83,8 +84,14 @@ def evaluate_stage(config: AiprodConfig, runtime: Runtime) -> dict:
     else:
         metrics["adherence"] = {"skipped": SHAPES_WORLD_ONLY}
         metrics["read_back_ceiling"] = {"skipped": SHAPES_WORLD_ONLY}
+        metrics["steps_and_guidance"] = {"skipped": SHAPES_WORLD_ONLY}
     if shapes_world or ev.fvd_extractor == "i3d":
-        metrics["fvd"] = fvd_metrics(generator, config)
+        real = real_set(generator, config)
+        metrics["fvd"] = fvd_metrics(generator, config, real)
+        if shapes_world and ev.sweep_steps:
+            metrics["steps_and_guidance"] = steps_guidance_metrics(
+                generator, config, classifier, real
+            )
     else:
         metrics["fvd"] = {
             "skipped": f"{SHAPES_WORLD_ONLY}; set evaluate.fvd_extractor: i3d and "
