@@ -236,32 +236,38 @@ def test_motion_weighted_loss_counts_the_moving_cells_more():
 
 class _KnownVelocities(torch.nn.Module):
     """A stand-in backbone whose velocity says which branch ran: 1 with no text, 3 with text,
-    7 with text and flow."""
+    4 with the flow and no text, 9 with text and flow; it counts its calls."""
 
     def __init__(self) -> None:
         super().__init__()
         self.anchor = torch.nn.Parameter(torch.zeros(()))
+        self.calls = 0
 
     def forward(self, x, t, text, text_mask, flow, drop_text=None, drop_flow=None):
-        if drop_text is not None and bool(drop_text.all()):
-            value = 1.0
-        else:
-            value = 7.0 if flow is not None else 3.0
-        return torch.full_like(x, value)
+        self.calls += 1
+        null = drop_text is not None and bool(drop_text.all())
+        value = {(True, False): 1.0, (False, False): 3.0, (True, True): 4.0, (False, True): 9.0}
+        return torch.full_like(x, value[(null, flow is not None)])
 
 
 @pytest.mark.quick
 @pytest.mark.parametrize("cfg", [1.0, 6.0])
 @pytest.mark.parametrize("strength", [0.0, 0.5, 1.0])
-def test_sampler_weighs_the_flow_term_by_strength_alone(cfg, strength):
-    """One Euler step from t=1 to 0: x0 = noise - v, with v = v_null + cfg (v_text - v_null)
-    + s (v_flow - v_text) = 1 + cfg * 2 + s * 4, whatever the text guidance scale."""
+def test_sampler_blends_text_guided_predictions_without_and_with_the_flow(cfg, strength):
+    """One Euler step from t=1 to 0: x0 = noise - v, with v = (1 - s) (1 + cfg (3 - 1))
+    + s (4 + cfg (9 - 4)): the flow sits in both passes of its branch, and s alone weighs the
+    branches. s = 0 and s = 1 run one branch (two passes with CFG, one without)."""
     shape = (2, 4, 3, 2, 2)
     text, mask = torch.zeros(2, 1, 8), torch.ones(2, 1, dtype=torch.bool)
     flow = torch.zeros(2, 2, 3, 2, 2)
-    out = sample(_KnownVelocities(), shape, text, mask, 1, cfg, flow, strength, seed=3)
+    model = _KnownVelocities()
+    out = sample(model, shape, text, mask, 1, cfg, flow, strength, seed=3)
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(3))
-    expected = 3.0 + strength * 4.0 if cfg == 1.0 else 1.0 + cfg * 2.0 + strength * 4.0
+    expected = (1 - strength) * (1.0 + cfg * 2.0) + strength * (4.0 + cfg * 5.0)
     torch.testing.assert_close(out, noise - expected)
+    branches = 2 if strength == 0.5 else 1
+    assert model.calls == branches * (2 if cfg != 1.0 else 1)
+    unguided = sample(_KnownVelocities(), shape, text, mask, 1, cfg, None, strength, seed=3)
+    torch.testing.assert_close(unguided, noise - (1.0 + cfg * 2.0))  # no flow: no flow branch
     with pytest.raises(ValueError, match="guidance_strength"):
         sample(_KnownVelocities(), shape, text, mask, 1, cfg, flow, 1.5)

@@ -11,30 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from aiprod.nn.flow_guidance import PatchFlowEncoder as FlowEncoder
 
-class FlowEncoder(nn.Module):
-    """(B, 2, P, h, w) flow on the latent grid -> (B, D, T / pt, h / ph, w / pw) tokens."""
-
-    def __init__(self, width: int, patch: tuple[int, int, int], hidden: int = 64) -> None:
-        super().__init__()
-        self.patch = patch
-        self.inner = nn.Sequential(
-            nn.Conv3d(2, hidden, 3, padding=1), nn.SiLU(), nn.Conv3d(hidden, hidden, 3, padding=1),
-            nn.SiLU(),
-        )  # fmt: skip
-        self.out = nn.Conv3d(hidden, width, kernel_size=patch, stride=patch)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, flow: torch.Tensor, frames: int) -> torch.Tensor:
-        """The first latent frame has no motion before it: P = T - 1 fields, padded with
-        zeros in front (a guide with more or fewer fields is cut or repeats its last)."""
-        steps = frames - 1
-        if flow.shape[2] < steps:
-            extra = flow[:, :, -1:].expand(-1, -1, steps - flow.shape[2], -1, -1)
-            flow = torch.cat([flow, extra], 2)
-        flow = torch.cat([torch.zeros_like(flow[:, :, :1]), flow[:, :, :steps]], dim=2)
-        return self.out(self.inner(flow.float()))
+__all__ = ["FlowEncoder", "FlowInjection"]
 
 
 class FlowInjection:

@@ -1,5 +1,5 @@
-"""Euler sampling of a flow-matching denoiser with the base scheduler's sigmas, text CFG and
-the flow term weighed by the guidance strength alone (as AIPROD's own sampler composes it)."""
+"""Euler sampling of a flow-matching denoiser with the base scheduler's sigmas, text CFG, and
+the flow guide (its tokens scaled by the guidance strength) in both CFG passes."""
 
 from __future__ import annotations
 
@@ -29,7 +29,10 @@ def sample(
     flow: torch.Tensor | None = None,
     strength: float = 0.0,
 ) -> torch.Tensor:
-    """(B, C, T, H, W) latents: v = v_null + cfg (v_text - v_null) + s (v_flow - v_text)."""
+    """(B, C, T, H, W) latents: v = v_null + cfg (v_text - v_null), the flow tokens (scaled
+    by `strength`) in both passes, as `aiprod.nn.rectified_flow.sample` puts the guide in
+    both passes of its flow branch: text CFG then does not push against the guide, and
+    strength 0 adds exact zeros (the base + LoRA)."""
     device = text[0].device
     x = torch.randn(shape, generator=generator).to(device)
     hidden, mask = text
@@ -37,14 +40,11 @@ def sample(
     all_null = torch.ones(b, dtype=torch.bool, device=device)
     null_hidden, null_mask = with_null_text(hidden, mask, all_null, null)
     schedule = sigmas(steps, shift).to(device)
-    none = torch.zeros(b, device=device)
+    weight = torch.full((b,), strength if flow is not None else 0.0, device=device)
     for k in range(steps):
         s = schedule[k].expand(b)
-        v_text = model(x, s, hidden, mask, flow, none)
-        v = model(x, s, null_hidden, null_mask, flow, none)
+        v_text = model(x, s, hidden, mask, flow, weight)
+        v = model(x, s, null_hidden, null_mask, flow, weight)
         v = v + cfg * (v_text - v) if cfg != 1 else v_text
-        if flow is not None and strength > 0:
-            v_flow = model(x, s, hidden, mask, flow, torch.full((b,), strength, device=device))
-            v = v + (v_flow - v_text)  # the strength is already in the flow tokens
         x = x + (schedule[k + 1] - schedule[k]) * v
     return x

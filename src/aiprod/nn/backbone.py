@@ -45,7 +45,7 @@ class HybridBackbone(nn.Module):
         self.text_proj = nn.Linear(cfg.text_width, width)
         self.text_pool = nn.Linear(cfg.text_width, width)
         self.null_text = nn.Parameter(torch.randn(1, 1, cfg.text_width) * 0.02)
-        self.flow = FlowEncoder(width, cfg.flow_hidden)
+        self.flow = FlowEncoder(width, cfg.flow_hidden, cfg.patch)
         self.blocks = nn.ModuleList(
             AttentionBlock(width, cfg.heads, cfg.mlp_ratio)
             if kind == "A"

@@ -1,10 +1,11 @@
 """Optical-flow guidance: flow fields mapped onto the latent token grid.
 
-Flow (B, 2, P, h, w) in pixels per frame (P frame pairs, e.g. every 4th pair from the
-shards) is resampled to the patch grid, encoded by a small convolutional net and added to
-the tokens. The last layer starts at zero, so a new model ignores flow until it learns to
-use it; training drops the flow at random, so at sampling time
-v = v_no_flow + s * (v_flow - v_no_flow) blends between the two (`guidance_strength` s).
+Flow (B, 2, P, h, w) in pixels per frame (P = T - 1 frame pairs on the latent grid, e.g.
+every 4th pair from the shards) is encoded by a small convolutional net at the latent
+resolution, patchified as the latents are, and added to the tokens. The last layer starts
+at zero, so a new model ignores flow until it learns to use it; training drops the flow at
+random, so the sampler can blend the flow-conditioned and unconditioned predictions
+(`guidance_strength` s, see `rectified_flow.sample`).
 """
 
 from __future__ import annotations
@@ -16,25 +17,61 @@ from torch import nn
 FLOW_SCALE = 4.0  # typical magnitude (pixels per frame) mapped to ~1
 
 
-class FlowEncoder(nn.Module):
-    def __init__(self, width: int, hidden: int) -> None:
+class PatchFlowEncoder(nn.Module):
+    """(B, 2, P, h, w) flow on the latent grid -> (B, D, T / pt, h / ph, w / pw) tokens.
+
+    The flow is encoded at the latent grid's own resolution and patchified as the latents
+    are (a strided convolution), so a token knows where inside its patch the motion is: a
+    6-pixel object in a 32-pixel frame lies inside one token, and resizing the flow to the
+    token grid first averaged its position away. Its last layer starts at zero.
+    """
+
+    def __init__(self, width: int, patch: tuple[int, int, int], hidden: int = 64) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv3d(2, hidden, 3, padding=1),
+        self.patch = patch
+        self.inner = nn.Sequential(
+            nn.Conv3d(2, hidden, 3, padding=1), nn.SiLU(), nn.Conv3d(hidden, hidden, 3, padding=1),
             nn.SiLU(),
-            nn.Conv3d(hidden, hidden, 3, padding=1),
-            nn.SiLU(),
-            nn.Conv3d(hidden, width, 1),
-        )
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        )  # fmt: skip
+        self.out = nn.Conv3d(hidden, width, kernel_size=patch, stride=patch)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, flow: torch.Tensor, frames: int) -> torch.Tensor:
+        """The first latent frame has no motion before it: P = T - 1 fields, padded with
+        zeros in front (a guide with more or fewer fields is cut or repeats its last)."""
+        steps = frames - 1
+        if 0 < flow.shape[2] < steps:
+            extra = flow[:, :, -1:].expand(-1, -1, steps - flow.shape[2], -1, -1)
+            flow = torch.cat([flow, extra], 2)
+        flow = torch.cat([torch.zeros_like(flow[:, :, :1]), flow[:, :, :steps]], dim=2)
+        return self.out(self.inner(flow.to(self.out.weight.dtype)))
+
+
+class FlowEncoder(nn.Module):
+    """The backbone's flow tokens: flow in px/frame, scaled by `FLOW_SCALE`, brought to the
+    latent grid (area-averaged when larger, as `latent_grid_flow` stores it), patchified."""
+
+    def __init__(self, width: int, hidden: int, patch: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.encoder = PatchFlowEncoder(width, patch, hidden)
 
     def forward(self, flow: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         """(B, 2, P, h, w) flow -> (B, N, D) tokens on the (T, H, W) patch grid."""
+        pt, ph, pw = self.encoder.patch
+        frames, size = grid[0] * pt, (grid[1] * ph, grid[2] * pw)
         flow = flow.float() / FLOW_SCALE
-        resized = F.interpolate(flow, size=grid, mode="trilinear", align_corners=False)
-        encoded = self.net(resized.to(self.net[0].weight.dtype))  # (B, D, T, H, W)
-        return encoded.flatten(2).transpose(1, 2)
+        if tuple(flow.shape[-2:]) != size:
+            b, c, p, h, w = flow.shape
+            fields = flow.transpose(1, 2).reshape(b * p, c, h, w)
+            larger = h >= size[0] and w >= size[1]
+            fields = (
+                F.adaptive_avg_pool2d(fields, size)
+                if larger
+                else F.interpolate(fields, size=size, mode="bilinear", align_corners=False)
+            )
+            flow = fields.view(b, p, c, *size).transpose(1, 2)
+        return self.encoder(flow, frames).flatten(2).transpose(1, 2)
 
 
 def check_strength(strength: float) -> float:

@@ -154,10 +154,13 @@ def sample(
 ) -> torch.Tensor:
     """Euler integration from noise to latents, deterministic in `seed`.
 
-    v = v_null + cfg * (v_no_flow - v_null) + s * (v_flow - v_no_flow): text CFG scales only
-    the text term, and `guidance_strength` s alone weighs the flow term, so s = 1 follows the
-    flow as the flow-conditioned model predicts it (under CFG the flow term was multiplied by
-    cfg * s, 6x at s = 1 with cfg 6). s = 0 skips the flow pass entirely.
+    v = (1 - s) * cfg(no flow) + s * cfg(flow), with cfg(f) = v(null text, f) + cfg *
+    (v(text, f) - v(null text, f)): guidance strength s blends two text-guided predictions,
+    one without the flow and one with it in both the text and the null-text pass. s = 0 skips
+    the flow passes, s = 1 the flowless ones. With the flow in one pass only
+    (v_null + cfg * (v_text - v_null) + s * (v_flow - v_text)), text CFG pushed against the
+    guide: on the demo model, moving-pixel agreement at s = 1 was 0.20 against 0.30, and a
+    reference that contradicts the prompt was followed 0.09 against 0.30 of the time.
 
     `on_step(step, steps)` runs after each step: progress reports, and an exception raised
     there stops sampling between steps (how a served job is cancelled).
@@ -168,18 +171,20 @@ def sample(
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
     x = torch.randn(shape, generator=generator, device=device)
-    b = shape[0]
-    drop = torch.ones(b, dtype=torch.bool, device=device)
+    drop = torch.ones(shape[0], dtype=torch.bool, device=device)
+    guided = flow is not None and guidance_strength > 0.0
+    weights = [(None, 1.0 - guidance_strength), (flow, guidance_strength)] if guided else []
+    branches = [(f, w) for f, w in weights if w > 0.0] or [(None, 1.0)]
     times = torch.linspace(1.0, 0.0, steps + 1, device=device)
     for step, (now, nxt) in enumerate(zip(times[:-1], times[1:], strict=True), start=1):
-        t = now.expand(b)
-        v_no_flow = model(x, t, text, text_mask, None)
-        v = v_no_flow
-        if cfg != 1.0:
-            v_null = model(x, t, text, text_mask, None, drop_text=drop)
-            v = v_null + cfg * (v_no_flow - v_null)
-        if flow is not None and guidance_strength > 0.0:
-            v = v + guidance_strength * (model(x, t, text, text_mask, flow) - v_no_flow)
+        t = now.expand(shape[0])
+        v = torch.zeros_like(x)
+        for branch_flow, weight in branches:
+            v_text = model(x, t, text, text_mask, branch_flow)
+            if cfg != 1.0:
+                v_null = model(x, t, text, text_mask, branch_flow, drop_text=drop)
+                v_text = v_null + cfg * (v_text - v_null)
+            v = v + weight * v_text
         x = x + (nxt - now) * v
         if on_step is not None:
             on_step(step, steps)
