@@ -270,10 +270,17 @@ def test_steps_and_guidance_gives_fvd_and_adherence_per_step_count_and_strength(
     guides = torch.randn(6, 2, 2, *grid)
     real = RealSet(extractor, ["a red circle moves left"] * 6, guides, extractor(real_videos)
                    .numpy().astype(np.float64), None, 32, 32, generator.frames)  # fmt: skip
-    ev = small_config.evaluate.model_copy(update={"sweep_steps": [1, 3], "sweep_prompts": 2})
+    ev = small_config.evaluate.model_copy(
+        update={"steps": 3, "sweep_steps": [1, 3], "sweep_prompts": 2}
+    )
     config = small_config.model_copy(update={"evaluate": ev})
     figures = steps_guidance_metrics(generator, config, classifier, real)
     points = ["steps1_s0", "steps1_s1", "steps3_s0", "steps3_s1"]
+    reused = steps_guidance_metrics(
+        generator, config, classifier, real, figures["steps3_s0"]["fvd"] + 1
+    )
+    assert reused["steps3_s0"]["fvd"] == figures["steps3_s0"]["fvd"] + 1  # the `fvd` figure's
+    assert reused["steps1_s0"] == figures["steps1_s0"]  # videos are not made again
     assert figures["prompts"] == 2 and figures["fvd_videos"] == 6
     assert set(figures) == {"language", "prompts", "fvd_videos", *points}
     for point in points:

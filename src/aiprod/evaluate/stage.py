@@ -90,7 +90,7 @@ def evaluate_stage(config: AiprodConfig, runtime: Runtime) -> dict:
         metrics["fvd"] = fvd_metrics(generator, config, real)
         if shapes_world and ev.sweep_steps:
             metrics["steps_and_guidance"] = steps_guidance_metrics(
-                generator, config, classifier, real
+                generator, config, classifier, real, metrics["fvd"]["fvd"]
             )
     else:
         metrics["fvd"] = {

@@ -24,9 +24,15 @@ STRENGTHS = (0.0, 1.0)
 
 
 def steps_guidance_metrics(
-    generator: VideoGenerator, config: AiprodConfig, classifier: torch.nn.Module, real: RealSet
+    generator: VideoGenerator,
+    config: AiprodConfig,
+    classifier: torch.nn.Module,
+    real: RealSet,
+    fvd_at_eval_steps: float | None = None,
 ) -> dict:
-    """{"steps8_s0": {fvd, colour, direction}, ...} plus the counts behind them."""
+    """{"steps8_s0": {fvd, colour, direction}, ...} plus the counts behind them.
+    `fvd_at_eval_steps`: the `fvd` figure, made of the very videos the unguided point at
+    `evaluate.steps` would generate again (same captions, seeds and steps), so it is reused."""
     ev = config.evaluate
     seed = ev.seed + 2  # scenes of their own: not the adherence or contradiction ones
     prompts = eval_prompts(["en"], ev.sweep_prompts, seed)
@@ -37,7 +43,10 @@ def steps_guidance_metrics(
         stepped = config.model_copy(update={"evaluate": ev.model_copy(update={"steps": steps})})
         for strength in STRENGTHS:
             guided = strength > 0
-            fvd = real.fvd(generated_batches(generator, real, stepped, guided, strength))
+            if steps == ev.steps and not guided and fvd_at_eval_steps is not None:
+                fvd = fvd_at_eval_steps
+            else:
+                fvd = real.fvd(generated_batches(generator, real, stepped, guided, strength))
             videos = generate_batched(
                 generator,
                 [p.text for p in prompts],
