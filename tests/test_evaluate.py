@@ -1,5 +1,7 @@
 """Evaluation pieces: Fréchet distance, flow read-back and agreement, prompts, classifier."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -248,7 +250,7 @@ def test_contradicting_references_move_against_their_prompts(small_config, tiny_
 
 
 def test_steps_and_guidance_gives_fvd_and_adherence_per_step_count_and_strength(
-    small_config, tiny_model
+    small_config, tiny_model, monkeypatch
 ):
     """Every step count without and with guidance, each against the same real set; more
     steps (or a guide) change the generated videos, so the figures are measured, not copied."""
@@ -268,8 +270,15 @@ def test_steps_and_guidance_gives_fvd_and_adherence_per_step_count_and_strength(
     real_videos = torch.rand(6, 3, generator.frames, generator.size, generator.size) * 2 - 1
     grid = generator.codec.encode(real_videos[:1]).shape[-2:]
     guides = torch.randn(6, 2, 2, *grid)
-    real = RealSet(extractor, ["a red circle moves left"] * 6, guides, extractor(real_videos)
-                   .numpy().astype(np.float64), None, 32, 32, generator.frames)  # fmt: skip
+    real = RealSet(extractor, ["a red circle moves left"] * 6, extractor(real_videos).numpy()
+                   .astype(np.float64), None, 32, 32, generator.frames)  # fmt: skip
+    streamed = []
+
+    def held_out(config, limit):  # the held-out windows' guides, streamed again for each set
+        streamed.append(limit)
+        return iter([SimpleNamespace(guide=guide) for guide in guides[:limit]])
+
+    monkeypatch.setattr("aiprod.evaluate.fvd.held_out", held_out)
     ev = small_config.evaluate.model_copy(
         update={"steps": 3, "sweep_steps": [1, 3], "sweep_prompts": 2}
     )
@@ -282,6 +291,7 @@ def test_steps_and_guidance_gives_fvd_and_adherence_per_step_count_and_strength(
     assert reused["steps3_s0"]["fvd"] == figures["steps3_s0"]["fvd"] + 1  # the `fvd` figure's
     assert reused["steps1_s0"] == figures["steps1_s0"]  # videos are not made again
     assert figures["prompts"] == 2 and figures["fvd_videos"] == 6
+    assert streamed == [6] * 4  # a guided set per step count, in each of the two calls
     assert set(figures) == {"language", "prompts", "fvd_videos", *points}
     for point in points:
         assert figures[point]["fvd"] > 0

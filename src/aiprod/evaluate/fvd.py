@@ -36,12 +36,12 @@ def _batched(items: Iterator[torch.Tensor], size: int = BATCH) -> Iterator[torch
 @dataclass
 class RealSet:
     """The held-out side of FVD, computed once: its features in the principal basis the
-    Gaussians are fit in, and the captions and latent guide flows generated videos are
-    made from (so every generated set is compared with the same real one)."""
+    Gaussians are fit in, and the captions generated videos are made from (so every
+    generated set is compared with the same real one). The clips' guide flows are streamed
+    again when a guided set is made, not held (2,048 of them can be large)."""
 
     extractor: Extractor
     captions: list[str]
-    guides: torch.Tensor  # (N, 2, P, h, w) latent-grid flow of each held-out clip
     features: np.ndarray  # (N, dims), projected
     basis: np.ndarray | None
     dims: int
@@ -71,14 +71,12 @@ def real_set(generator: VideoGenerator, config: AiprodConfig) -> RealSet:
         generator.runtime.device,
     )
     captions: list[str] = []
-    guides: list[torch.Tensor] = []
     frames = 0
 
     def real() -> Iterator[torch.Tensor]:
         nonlocal frames
         for h in held_out(config, ev.fvd_videos):
             captions.append(h.caption)
-            guides.append(h.guide)
             frames = int(h.video.shape[1])
             yield h.video
 
@@ -86,16 +84,7 @@ def real_set(generator: VideoGenerator, config: AiprodConfig) -> RealSet:
     n = len(features)
     dims = full_rank_dims(features.shape[1], *([n] if n >= 2 else [0]))
     basis = principal_basis(features, dims) if n >= 2 else None
-    out = RealSet(
-        extractor,
-        captions,
-        torch.stack(guides) if guides else torch.empty(0),
-        features,
-        basis,
-        dims,
-        int(features.shape[1]),
-        frames,
-    )
+    out = RealSet(extractor, captions, features, basis, dims, int(features.shape[1]), frames)
     out.features = out.project(features)
     return out
 
@@ -108,9 +97,10 @@ def generated_batches(
     strength: float = 0.0,
 ) -> Iterator[torch.Tensor]:
     """Videos of the held-out captions, batch by batch; `guided`: each under its own clip's
-    flow at `strength`."""
+    flow at `strength` (the held-out windows streamed again, in the same order)."""
+    guides = (h.guide for h in held_out(config, len(real.captions))) if guided else None
     for k in range(0, len(real.captions), BATCH):
-        flows = real.guides[k : k + BATCH] if guided else None
+        flows = torch.stack(list(islice(guides, BATCH))) if guides is not None else None
         yield generate_batched(generator, real.captions[k : k + BATCH], config, flows, strength)
 
 
