@@ -84,9 +84,8 @@ def real_set(generator: VideoGenerator, config: AiprodConfig) -> RealSet:
     n = len(features)
     dims = full_rank_dims(features.shape[1], *([n] if n >= 2 else [0]))
     basis = principal_basis(features, dims) if n >= 2 else None
-    out = RealSet(extractor, captions, features, basis, dims, int(features.shape[1]), frames)
-    out.features = out.project(features)
-    return out
+    projected = features @ basis if basis is not None else features
+    return RealSet(extractor, captions, projected, basis, dims, int(features.shape[1]), frames)
 
 
 def generated_batches(
