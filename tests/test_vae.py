@@ -236,3 +236,16 @@ def test_ssim_is_the_standard_11x11_gaussian_one():
     c1 = 0.01**2
     expected = (2 * 0.5 * 0.6 + c1) / (0.5**2 + 0.6**2 + c1)
     assert ssim(flat + 0.2, flat) == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.quick
+def test_read_back_in_batches_is_the_same_as_all_at_once():
+    from aiprod.train.codec import LatentCodec
+
+    torch.manual_seed(0)
+    codec = LatentCodec(VideoVAE(tiny()).eval(), [0.1] * 4, [2.0] * 4)
+    videos = torch.rand(5, 3, 5, 16, 16) * 2 - 1
+    whole = codec.decode(codec.encode(videos))
+    batched = codec.read_back(videos, batch=2)
+    assert batched.device.type == "cpu" and batched.shape == videos.shape
+    torch.testing.assert_close(batched, whole, atol=1e-5, rtol=1e-5)

@@ -55,6 +55,15 @@ class LatentCodec:
         latents = latents.to(self.device).float() * self.std + self.mean
         return self.vae.decode(latents).float().clamp(-1, 1)
 
+    def read_back(self, videos: torch.Tensor, batch: int = 32) -> torch.Tensor:
+        """Videos encoded and decoded, `batch` at a time, returned on the CPU: what the VAE
+        keeps of them (a generated video can show no more than this)."""
+        parts = [
+            self.decode(self.encode(videos[start : start + batch])).cpu()
+            for start in range(0, len(videos), batch)
+        ]
+        return torch.cat(parts)
+
 
 def load_codec(path: str | Path) -> LatentCodec:
     """The VAE written by `train_vae`; a clear error when it is missing."""
