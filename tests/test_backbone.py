@@ -128,6 +128,26 @@ def test_flow_guidance_strength_zero_and_one():
 
 
 @pytest.mark.quick
+def test_backbone_and_short_path_flow_encoders_see_the_same_normalised_flow():
+    """The scale lives in `PatchFlowEncoder`, so the diffusers short path (which calls it
+    directly) and the backbone's `FlowEncoder` give one flow the same tokens."""
+    from aiprod.nn.flow_guidance import FLOW_SCALE, FlowEncoder
+
+    torch.manual_seed(0)
+    backbone_side = FlowEncoder(width=8, hidden=4, patch=(1, 2, 2))
+    torch.nn.init.normal_(backbone_side.encoder.out.weight, std=0.1)
+    flow = torch.randn(2, 2, 2, 8, 8)  # (B, 2, P, h, w) at the latent grid: 3 latent frames
+    tokens = backbone_side(flow, (3, 4, 4))
+    direct = backbone_side.encoder(flow, 3).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(tokens, direct)
+    encoder = backbone_side.encoder
+    padded = torch.cat([torch.zeros_like(flow[:, :, :1]), flow], 2)
+    torch.testing.assert_close(  # px in, px / FLOW_SCALE to the layers
+        encoder(flow * FLOW_SCALE, 3), encoder.out(encoder.inner(padded))
+    )
+
+
+@pytest.mark.quick
 def test_sampler_reports_each_step_and_stops_when_the_callback_raises():
     model = HybridBackbone(CFG).eval()
     data = batch()

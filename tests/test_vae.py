@@ -149,9 +149,9 @@ def test_tiny_vae_overfits_one_clip_to_30_db():
     assert best >= 30.0, f"PSNR {best:.2f} dB"
 
 
-def _object_on_plain_frame() -> torch.Tensor:
-    """(1, 3, 1, 8, 8): a grey frame with one red 2x2 object."""
-    video = torch.full((1, 3, 1, 8, 8), 0.2)
+def _object_on_plain_frame(frames: int = 1) -> torch.Tensor:
+    """(1, 3, frames, 8, 8): grey frames with one red 2x2 object."""
+    video = torch.full((1, 3, frames, 8, 8), 0.2)
     video[:, :, :, 3:5, 3:5] = torch.tensor([0.9, -0.8, -0.8]).view(1, 3, 1, 1, 1)
     return video
 
@@ -177,6 +177,42 @@ def test_reconstruction_loss_charges_a_wrong_object_colour_more_with_a_foregroun
     weighted_object = reconstruction_loss(wrong_object, video, 4.0)
     weighted_corner = reconstruction_loss(wrong_corner, video, 4.0)
     assert weighted_object / weighted_corner > 2 * plain_object / plain_corner
+
+
+@pytest.mark.quick
+def test_weighted_loss_of_a_batch_is_the_mean_of_its_videos_losses():
+    """Per-video normalisation: what DDP's gradient average needs to equal the whole batch's."""
+    torch.manual_seed(0)
+    plain = _object_on_plain_frame(4)
+    busy = torch.rand_like(plain) * 2 - 1  # weights far from the plain frame's
+    video = torch.cat([plain, busy])
+    reconstruction = video + 0.3 * torch.randn_like(video)
+    for weights in ((0.0, 0.0), (4.0, 0.0), (4.0, 2.0)):
+        whole = float(reconstruction_loss(reconstruction, video, *weights))
+        alone = [
+            reconstruction_loss(reconstruction[i : i + 1], video[i : i + 1], *weights)
+            for i in range(2)
+        ]
+        assert whole == pytest.approx(float(sum(alone)) / 2, rel=1e-5)
+
+
+@pytest.mark.quick
+def test_temporal_weight_charges_flicker_that_the_per_frame_error_cannot_see():
+    video = _object_on_plain_frame(4)
+    steady, flicker = video.clone(), video.clone()
+    steady += 0.2  # the same error in every frame: every frame-to-frame change is right
+    flicker[:, :, 0::2] += 0.2  # as large an error, alternating: the changes are wrong
+    flicker[:, :, 1::2] -= 0.2
+    for fg in (0.0, 4.0):
+        assert reconstruction_loss(steady, video, fg) == pytest.approx(
+            reconstruction_loss(flicker, video, fg)
+        )
+        assert reconstruction_loss(steady, video, fg, 1.0) == pytest.approx(
+            reconstruction_loss(steady, video, fg)
+        )
+        assert reconstruction_loss(flicker, video, fg, 1.0) > 2 * reconstruction_loss(
+            flicker, video, fg
+        )
 
 
 @pytest.mark.quick

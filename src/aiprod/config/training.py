@@ -29,6 +29,12 @@ class TrainVAEConfig(_Section):
         description="reconstruction error weighted 1 + w x a pixel's distance from its "
         "frame's median colour: small objects keep their colour (0: a plain mean)",
     )
+    temporal_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="weight of the same error on frame-to-frame differences: motion "
+        "survives the temporal compression (0: frames alone)",
+    )
     ema: float = Field(ge=0, lt=1)
     checkpoint_every: int = Field(ge=1)
     seed: int = Field(ge=0)

@@ -100,7 +100,9 @@ def vae_collate(items: list[Item]) -> tuple[torch.Tensor, torch.Tensor]:
     return videos, torch.tensor([item.ordinal for item in items], dtype=torch.long)
 
 
-def vae_loss(kl_weight: float, seed: int, foreground_weight: float = 0.0):  # noqa: ANN201
+def vae_loss(  # noqa: ANN201
+    kl_weight: float, seed: int, foreground_weight: float = 0.0, temporal_weight: float = 0.0
+):
     """The VAE's loss (a loss_fn factory) with each window's posterior noise drawn from its
     own ordinal."""
 
@@ -108,7 +110,13 @@ def vae_loss(kl_weight: float, seed: int, foreground_weight: float = 0.0):  # no
         videos, ordinals = batch
         inner = net.module if hasattr(net, "module") else net
         noise = seeded_normal(ordinals, inner.latent_shape(videos.shape), seed)
-        out = net(videos, kl_weight=kl_weight, noise=noise, foreground_weight=foreground_weight)
+        out = net(
+            videos,
+            kl_weight=kl_weight,
+            noise=noise,
+            foreground_weight=foreground_weight,
+            temporal_weight=temporal_weight,
+        )
         return out.losses["loss"]
 
     return loss_fn
@@ -153,7 +161,7 @@ def train_vae_stage(
     with metrics(state is not None) as log_metric:
         result = train(
             vae,
-            vae_loss(cfg.kl_weight, cfg.seed, cfg.foreground_weight),
+            vae_loss(cfg.kl_weight, cfg.seed, cfg.foreground_weight, cfg.temporal_weight),
             data,
             loop,
             out_dir,
