@@ -79,6 +79,7 @@ def test_clips_go_to_the_nearest_aspect_ratio_then_the_longest_bucket_they_fill(
     assert choose_bucket(500, 480, 5, buckets) is None
     assert crop_box(1920, 1080, Bucket(32, 32, 9)) == (420, 0, 1080, 1080)
     assert crop_box(720, 1280, Bucket(64, 32, 9)) == (0, 460, 720, 360)
+    assert all(Bucket.from_name(b.name) == b for b in buckets)  # the folder / meta.json names
 
 
 def test_bucket_batches_resume_at_any_position_with_the_same_batches(tmp_path):

@@ -30,6 +30,12 @@ class Bucket:
     def name(self) -> str:
         return f"{self.width}x{self.height}x{self.frames}"
 
+    @classmethod
+    def from_name(cls, name: str) -> Bucket:
+        """The bucket a folder or meta.json names ("WxHxF")."""
+        width, height, frames = (int(part) for part in name.split("x"))
+        return cls(width, height, frames)
+
     @property
     def log_aspect(self) -> float:
         return math.log(self.width / self.height)

@@ -11,6 +11,7 @@ import torch
 
 from aiprod.config import AiprodConfig
 from aiprod.finetune.bases import BaseSpec
+from aiprod.finetune.buckets import Bucket
 from aiprod.finetune.checks import check_finetune
 from aiprod.finetune.data import trained_phases
 from aiprod.finetune.diffusers_model import (
@@ -43,7 +44,8 @@ def validation_videos(
     v = f.validation
     file = Path(f.latents_dir) / VALIDATION_PROMPTS
     meta = read_meta(f.latents_dir)
-    width, height, frames = (int(x) for x in meta["buckets"][0].split("x"))
+    first = Bucket.from_name(meta["buckets"][0])
+    width, height, frames = first.width, first.height, first.frames
     tf, sf = meta["temporal_factor"], meta["spatial_factor"]
     null = null_text(f.latents_dir)
 

@@ -24,6 +24,7 @@ from torch import nn
 
 from aiprod.config import AiprodConfig, ConfigError
 from aiprod.finetune.bases import BaseSpec, check_base_path
+from aiprod.finetune.buckets import Bucket
 from aiprod.finetune.data import phase_batches, trained_phases
 from aiprod.finetune.diffusers_model import (
     Denoiser,
@@ -238,7 +239,8 @@ def train_lora(
 
 def _sequence_length(meta: dict, denoiser: Denoiser) -> int:
     """Tokens of the first bucket's latent grid: what a dynamic time shift is set for."""
-    width, height, frames = (int(v) for v in meta["buckets"][0].split("x"))
+    first = Bucket.from_name(meta["buckets"][0])
+    width, height, frames = first.width, first.height, first.frames
     tf, sf = meta["temporal_factor"], meta["spatial_factor"]
     pt, ph, pw = Denoiser.patch(denoiser.spec, denoiser.transformer)
     latent_frames = 1 + (frames - 1) // tf
