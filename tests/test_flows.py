@@ -168,6 +168,9 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     validation = sorted((lora / "validation").rglob("*.mp4"))
     assert len(validation) == len(data["finetune"]["validation"]["prompts"])
     assert (lora / "adapter" / "adapter_config.json").exists() and (lora / "merged.pt").exists()
+    sh("dvc", "repro", "--force", "--single-item", "finetune")  # reuses the finished run
+    report = json.loads((project / data["finetune"]["metrics"]).read_text())
+    assert report["steps_this_run"] == 0 and report["final_loss"] is not None
     video = project / "sample.mp4"
     sh(
         "aiprod",

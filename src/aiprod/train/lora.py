@@ -148,7 +148,10 @@ def finetune_stage(
         "phases": phases,
         "trainable_share": round(share, 5),
         "first_loss": round(losses[0], 5) if losses else None,
-        "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5) if losses else None,
+        "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5)
+        if losses
+        else result.state.last_loss,  # a finished checkpoint reused: its last step's loss
+        "steps_this_run": len(losses),
         "windows_per_epoch": data.items_per_epoch,
         "validation": validation,
     }
