@@ -186,6 +186,9 @@ def test_short_path_precomputes_trains_resumes_and_exports_adapters_a_pipeline_l
     resumed = build_denoiser(config, spec, rt)
     assert train_lora(config, resumed, rt, tmp_path / "killed").losses == run.losses[2:]
     assert all(torch.equal(trainable(resumed)[n], p) for n, p in after.items())
+    reused = train_lora(config, build_denoiser(config, spec, rt), rt, tmp_path / "killed")
+    assert reused.losses == [] and reused.step == 4  # finished: nothing to train again
+    assert reused.last_loss == pytest.approx(run.losses[-1])  # what the report's final_loss says
 
     # guidance strength 0 is the base + LoRA exactly; the trained flow encoder moves it
     batch = first

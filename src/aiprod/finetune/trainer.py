@@ -98,10 +98,11 @@ def null_text(latents_dir: str) -> NullText:
 
 @dataclass
 class LoraRun:
-    losses: list[float]
+    losses: list[float]  # this run's steps (none when a finished checkpoint is reused)
     step: int
     seconds_per_step: float | None
     validations: list[dict]
+    last_loss: float | None = None  # the latest step's, kept in the checkpoint
 
 
 def make_optimizer(config: AiprodConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
@@ -152,26 +153,27 @@ class LoraOptimiser:
         self.scheduler.step()
         return mean
 
-    def state(self, run_id: str, step: int, streams: int) -> dict:
+    def state(self, run_id: str, step: int, streams: int, last_loss: float) -> dict:
         return {
-            "fingerprint": run_id, "step": step, "streams": streams,
+            "fingerprint": run_id, "step": step, "streams": streams, "last_loss": last_loss,
             "trainable": trainable_state(self.model),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
         }  # fmt: skip
 
-    def resume(self, file: Path, run_id: str) -> tuple[int, int]:
-        """(step, data streams) of `file`'s checkpoint when it is this run's, else (0, 0)."""
+    def resume(self, file: Path, run_id: str) -> tuple[int, int, float | None]:
+        """(step, data streams, last loss) of `file`'s checkpoint when it is this run's, else
+        (0, 0, None)."""
         if not file.is_file():
-            return 0, 0
+            return 0, 0, None
         saved = torch.load(file, map_location="cpu", weights_only=False)
         if saved["fingerprint"] != run_id:
-            return 0, 0
+            return 0, 0, None
         self.model.load_state_dict(saved["trainable"], strict=False)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.scaler.load_state_dict(saved["scaler"])
-        return saved["step"], saved["streams"]
+        return saved["step"], saved["streams"], saved.get("last_loss")
 
 
 def train_lora(
@@ -198,7 +200,7 @@ def train_lora(
     model = denoiser.to(runtime.device)
     opt = LoraOptimiser(config, model, runtime, total)
     ckpt = out_dir / "run" / CHECKPOINT
-    step, streams = opt.resume(ckpt, run_id)
+    step, streams, last_loss = opt.resume(ckpt, run_id)
     if step:
         log.info("resumed LoRA training at step %d of %d", step, total)
     elif runtime.ranks.main:  # a fresh run: an earlier run's validation videos are not its own
@@ -207,7 +209,7 @@ def train_lora(
     split = rank_split(runtime, TrainState(data_streams=streams) if streams else None)
     accumulation = runtime.cfg.grad_accumulation
     per_step = t.batch_size * runtime.ranks.world_size * accumulation
-    run = LoraRun([], step, None, [])
+    run = LoraRun([], step, None, [], last_loss)
     batches, phase_index = None, None
     started = time.perf_counter()
     with metrics(step > 0) as log_metric:
@@ -220,18 +222,21 @@ def train_lora(
             mean = opt.step(batches, loss_fn, accumulation)
             step += 1
             run.losses.append(mean)
+            run.last_loss = mean
             if log_metric is not None:
                 log_metric("loss", mean, step)
                 log_metric("lr", opt.scheduler.get_last_lr()[0], step)
             main = runtime.ranks.main
             if main and (step % config.train.checkpoint_every == 0 or step % t.steps == 0):
-                state = opt.state(run_id, step, split.streams)
+                state = opt.state(run_id, step, split.streams, mean)
                 atomic_write(ckpt, lambda tmp, state=state: torch.save(state, tmp))
             every = f.validation.every
             if validate and main and ((every and step % every == 0) or step == total):
                 run.validations.append(validate(step, model))
     if run.losses:
         run.seconds_per_step = (time.perf_counter() - started) / len(run.losses)
+    elif validate and runtime.ranks.main and step == total:  # reused: its videos, again
+        run.validations.append(validate(step, model))
     run.step = step
     distributed.barrier()
     return run
