@@ -110,7 +110,7 @@ def finetune_diffusers(
         "first_loss": round(losses[0], 5) if losses else None,
         "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5)
         if losses
-        else run.last_loss,  # a finished checkpoint reused: its last step's loss
+        else run.last_loss and round(run.last_loss, 5),  # reused finished run: its last step's
         "steps_this_run": len(losses),
         "seconds_per_step": round(run.seconds_per_step, 4) if run.seconds_per_step else None,
         "validation": run.validations,

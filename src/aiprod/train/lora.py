@@ -142,6 +142,7 @@ def finetune_stage(
     save_model(target, merged(tuned).eval(), spec, **info, lora_of=cfg.checkpoint)
     steps = len(phases) * t.steps
     validation = [validation_videos(config, target, runtime, out_dir, steps)]
+    last = result.state.last_loss
     metrics = {
         "base": "aiprod",
         "steps": steps,
@@ -150,7 +151,7 @@ def finetune_stage(
         "first_loss": round(losses[0], 5) if losses else None,
         "final_loss": round(sum(losses[-10:]) / max(1, len(losses[-10:])), 5)
         if losses
-        else result.state.last_loss,  # a finished checkpoint reused: its last step's loss
+        else last and round(last, 5),  # a reused finished run: its last step's
         "steps_this_run": len(losses),
         "windows_per_epoch": data.items_per_epoch,
         "validation": validation,
