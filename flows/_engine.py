@@ -2,7 +2,8 @@
 
 `task_runner` picks Prefect's thread pool or prefect-dask's `DaskTaskRunner` from
 `engine.runner`. `ClipWork` is the cache policy of the per-clip tasks of score and caption:
-a killed stage resumes from the results already persisted under `engine.cache_dir`.
+a killed stage resumes from the results already persisted under `engine.cache_dir`, and
+`prune_cache` drops the results a finished run did not use.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
+from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.hashing import hash_objects
 
@@ -87,6 +89,28 @@ def clip_cache(engine: EngineConfig, stage: str, policy: ClipWork) -> dict[str, 
     """`Task.with_options` keywords: the policy, results persisted under the stage's folder."""
     storage = Path(engine.cache_dir, stage).resolve()  # a local folder, no server-side block
     return {"cache_policy": policy, "persist_result": True, "result_storage": storage}
+
+
+def prune_cache(engine: EngineConfig, stage: str, futures: list[PrefectFuture]) -> int:
+    """Delete the stage's persisted results that none of this run's tasks used (results of
+    earlier settings, code or clips), so the cache holds about one result per clip instead
+    of growing with every change. Call it once every future has finished; a future whose
+    result file is unknown keeps everything."""
+    keys = {_result_file(future) for future in futures}
+    folder = Path(engine.cache_dir, stage)
+    if None in keys or not folder.is_dir():
+        return 0
+    stale = [path for path in folder.iterdir() if path.is_file() and path.name not in keys]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def _result_file(future: PrefectFuture) -> str | None:
+    """The name of the file a finished task's result was persisted in (or read from)."""
+    record = future.state.data  # a ResultRecord, or its metadata alone
+    key = getattr(getattr(record, "metadata", record), "storage_key", None)
+    return Path(key).name if key else None
 
 
 def clip_reads(row: dict) -> list[str]:

@@ -16,7 +16,7 @@ from aiprod.config.curation import VlmConfig
 from aiprod.curation.captions import caption_record, load_mapping, uncaptioned_message
 from aiprod.fsutil import fingerprint, sha256_file, write_parquet
 from flows._common import StageStopped, as_completed_results, run_stage
-from flows._engine import ClipWork, clip_cache, clip_reads, task_runner
+from flows._engine import ClipWork, clip_cache, clip_reads, prune_cache, task_runner
 
 CAPTION_CODE = ("curation", "synth", "vocabulary", "data", "video")
 _LOADING = threading.Lock()  # one load of the mapping / the VLM per worker process
@@ -111,6 +111,9 @@ def caption_flow(
     done = tqdm(as_completed_results(futures), total=len(futures), desc="caption", unit="task")
     by_id = {record["clip_id"]: record for batch in done for record in batch}
     rows = [by_id[row["clip_id"]] for row in records]
+    logger.info(
+        "caption: %d unused cached results removed", prune_cache(engine, "caption", futures)
+    )
     table = pd.DataFrame(rows)
     captioned = int((table["languages"] != "").sum()) if len(table) else 0
     message = uncaptioned_message(len(table) - captioned, len(table), cfg)

@@ -14,7 +14,7 @@ from aiprod.curation.clip_scores import add_clip_scores
 from aiprod.curation.score import camera_accuracy, judge, prune_flows, score_clip
 from aiprod.fsutil import sha256_file, write_json, write_parquet
 from flows._common import as_completed_results, run_stage
-from flows._engine import ClipWork, clip_cache, clip_reads, task_runner
+from flows._engine import ClipWork, clip_cache, clip_reads, prune_cache, task_runner
 
 FLOW_SHA = "_flow_sha256"  # what the task wrote, so a cached result is checked against the disk
 SCORE_CODE = ("curation", "synth", "video")
@@ -54,7 +54,8 @@ def score_flow(cfg: ScoreConfig, manifest_path: str, engine: EngineConfig) -> di
         redo = [again.submit(row, cfg) for row in records if row["clip_id"] in stale]
         rows = [r for r in rows if r["clip_id"] not in stale] + [f.result() for f in redo]
     removed = prune_flows(Path(cfg.flow_dir), set(manifest["clip_id"]))
-    logger.info("score: %d stale flow files removed", removed)
+    dropped = prune_cache(engine, "score", futures)
+    logger.info("score: %d stale flow files, %d unused cached results removed", removed, dropped)
     scores = pd.DataFrame(rows).drop(columns=FLOW_SHA)
     scores = scores.set_index("clip_id").loc[manifest["clip_id"]].reset_index()
     scores["duration"] = manifest["duration"].to_numpy()

@@ -138,3 +138,31 @@ def test_a_cached_clip_whose_flow_file_was_lost_is_scored_again(prefect_server, 
     assert Path(small_config.score.output).read_bytes() == table
     assert sorted(Path(small_config.score.flow_dir).glob("*.npy")) == flows
     assert flows[1].read_bytes().startswith(b"\x93NUMPY")
+
+
+def test_score_and_caption_keep_only_the_results_their_last_run_used(prefect_server, small_config):
+    """A settings change makes every cached result stale: the run after it drops them, so the
+    cache does not grow with every change."""
+    from flows.caption import run as run_caption
+    from flows.ingest import run as run_ingest
+    from flows.score import run as run_score
+    from flows.synth import synth_flow
+
+    synth_flow(small_config.synth)
+    run_ingest(small_config.ingest)
+    clips = len(pd.read_parquet(small_config.ingest.manifest))
+    cache = Path(small_config.engine.cache_dir)
+    run_score(small_config)
+    run_caption(small_config)
+    first = {
+        stage: sorted(p.name for p in (cache / stage).iterdir()) for stage in ("score", "caption")
+    }
+    assert len(first["score"]) == len(first["caption"]) == clips
+    score = small_config.score.model_copy(update={"duplicate_bits": 5})
+    caption = small_config.caption.model_copy(update={"default_language": "de"})
+    changed = small_config.model_copy(update={"score": score, "caption": caption})
+    run_score(changed)
+    run_caption(changed)
+    for stage in ("score", "caption"):
+        now = sorted(p.name for p in (cache / stage).iterdir())
+        assert len(now) == clips and not set(now) & set(first[stage])
