@@ -10,9 +10,8 @@ from aiprod.nn.vae import (
     VAEConfig,
     VideoVAE,
     _framewise,
-    foreground_weights,
-    reconstruction_loss,
 )
+from aiprod.nn.vae_loss import foreground_weights, reconstruction_loss
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import ObjectSpec, SceneSpec
 from aiprod.train.metrics import psnr

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aiprod.nn.configs import VAEConfig
+from aiprod.nn.vae_loss import reconstruction_loss
 
 
 class CausalConv3d(nn.Module):
@@ -342,55 +343,6 @@ class VideoVAE(nn.Module):
         """Input numbers per latent number (for long videos)."""
         c = self.cfg
         return c.in_channels * c.spatial_factor**2 * c.temporal_factor / c.latent_channels
-
-
-def foreground_weights(video: torch.Tensor, weight: float) -> torch.Tensor:
-    """(B, 1, T, H, W): 1 + `weight` x each pixel's largest channel distance (in [-1, 1]
-    units) from its frame's median colour. The median is the background where one colour
-    covers most of the frame, so small objects weigh up to 1 + 2w times a background pixel."""
-    background = video.flatten(3).median(dim=3).values[..., None, None]
-    return 1.0 + weight * (video - background).abs().amax(dim=1, keepdim=True)
-
-
-def reconstruction_loss(
-    reconstruction: torch.Tensor,
-    video: torch.Tensor,
-    foreground_weight: float = 0.0,
-    temporal_weight: float = 0.0,
-) -> torch.Tensor:
-    """MSE + 0.1 x L1 per pixel, each video's weighted mean, averaged over the batch.
-
-    `foreground_weight` w > 0 weighs each pixel's error by `foreground_weights`, normalised
-    per video (so a batch's loss is the mean of its videos' and DDP's gradient average is
-    the whole batch's): under a plain mean, a shape covering 3% of a 32 px frame costs little
-    when the decoder paints it in the background's hue, and the demo VAE passed 0.50 of
-    object colours to the classifier (w = 4: 1.00). `temporal_weight` adds the same error of
-    the frame-to-frame differences: motion is a small part of each frame's error, and a
-    decoder can blur it or jump at latent-frame boundaries at little cost."""
-    loss = _weighted_error(reconstruction, video, foreground_weight)
-    if temporal_weight > 0.0 and video.shape[2] > 1:
-        change = reconstruction[:, :, 1:] - reconstruction[:, :, :-1]
-        truth = video[:, :, 1:] - video[:, :, :-1]
-        weights_of = video[:, :, 1:]
-        loss = loss + temporal_weight * _weighted_error(
-            change, truth, foreground_weight, weights_of
-        )
-    return loss
-
-
-def _weighted_error(
-    estimate: torch.Tensor,
-    target: torch.Tensor,
-    foreground_weight: float,
-    weights_of: torch.Tensor | None = None,
-) -> torch.Tensor:
-    error = (estimate - target).pow(2) + 0.1 * (estimate - target).abs()
-    if foreground_weight <= 0.0:
-        return error.mean()
-    source = (target if weights_of is None else weights_of).detach()
-    weights = foreground_weights(source, foreground_weight)
-    per_video = (error * weights).flatten(1).mean(1) / weights.flatten(1).mean(1)
-    return per_video.mean()
 
 
 def _blend_ramp(
