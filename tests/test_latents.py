@@ -26,8 +26,14 @@ def config(tmp_path, params):
         clip = make_video(tmp_path / f"v{i}.mp4", frames=36, size=(64, 64), seed=i)
         meta = {
             "clip_id": f"clip{i}",
-            "captions": {"en": f"A red square moves left {i}.", "de": f"Ein rotes Quadrat {i}."},
-            "tags": {"keys": ["pan_left"], "terms": {"en": ["pan left"], "de": ["Schwenk links"]}},
+            "captions": {
+                "en": f"A red square moves to the left {i}.",
+                "de": f"Ein rotes Quadrat {i}.",
+            },
+            "tags": {
+                "keys": ["pan_left"],
+                "terms": {"en": ["pan left"], "de": ["Schwenk nach links"]},
+            },
             "clip": {"frames": 36},
             "lineage": {"source_sha256": f"source{i // 2}"},
         }
@@ -73,6 +79,31 @@ def test_encode_writes_every_phase_once_and_the_same_bytes_again(config, tmp_pat
     assert 0.5 < float(sentence(plain, tagged, dim=0)) < 0.9999  # tags change the text
     encode_stage(config, runtime)
     assert digests(tmp_path / "latents") == first  # byte-identical on a re-run
+
+
+def test_mirror_adds_a_flipped_window_after_every_training_window(config, tmp_path):
+    """Training windows twice (the mirror with flipped frames, flow and sides), held-out once."""
+    runtime = resolve(RuntimeConfig(device="cpu"))
+    plain = encode_stage(config, runtime)[1]
+    before = windows_of(tmp_path / "latents" / "phase1")
+    mirror = config.encode.model_copy(update={"mirror": True})
+    meta = encode_stage(config.model_copy(update={"encode": mirror}), runtime)[1]
+    assert meta["mirror"] and meta["train_windows"] == 2 * plain["train_windows"]
+    assert meta["heldout_windows"] == plain["heldout_windows"]
+    after = {key: w for (_, key), w in windows_of(tmp_path / "latents" / "phase1").items()}
+    originals = {key: w for (_, key), w in before.items()}
+    assert set(originals) < set(after)
+    mirrored = [key for key in after if key.endswith("_mirror")]
+    assert len(mirrored) == plain["train_windows"]
+    for key in mirrored:
+        window, original = after[key], originals[key.removesuffix("_mirror")]
+        assert window.meta["captions"]["en"].startswith("A red square moves to the right")
+        assert window.meta["tags"]["terms"]["de"] == ["Schwenk nach rechts"]
+        # the stored flow, 0.5 px right and down a frame, now goes left and down
+        np.testing.assert_allclose(window.flow[0].astype(np.float32), -1.0, atol=1e-3)
+        np.testing.assert_allclose(window.flow[1].astype(np.float32), 1.0, atol=1e-3)
+        assert not np.allclose(window.latent, original.latent)  # flipped frames, encoded
+        assert not np.allclose(window.text[2], original.text[2])  # "to the right" embedded
 
 
 def windows_of(folder):

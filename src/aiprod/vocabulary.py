@@ -34,6 +34,16 @@ def term_forms() -> dict[str, list[str]]:
     }
 
 
+@cache
+def forms_by_language() -> dict[str, dict[str, list[str]]]:
+    """{term key: {language: [the term, then its other surface forms]}}."""
+    aliases = _data().get("aliases", {})
+    return {
+        key: {lang: [form, *aliases.get(key, {}).get(lang, [])] for lang, form in forms.items()}
+        for key, forms in video_terms().items()
+    }
+
+
 def term(key: str, language: str) -> str:
     """One term in one language; KeyError names what is missing."""
     return video_terms()[key][language]

@@ -22,6 +22,7 @@ from aiprod.config import AiprodConfig
 from aiprod.fsutil import sha256_file, write_json
 from aiprod.latents.encode import TextFeatures, TextMemo, encode_windows
 from aiprod.latents.format import LatentWindow
+from aiprod.latents.mirror import with_mirrors
 from aiprod.runtime import Runtime
 from aiprod.shards.stream import ShardSpec, sequential
 from aiprod.shards.writer import ShardSink
@@ -62,9 +63,13 @@ def encode_shards(
     runtime: Runtime,
     config: AiprodConfig,
     phase: int,
+    mirror: bool = False,
 ) -> pd.DataFrame:
-    """Every window of some pixel shards (those their counts keep) into latent shards."""
+    """Every window of some pixel shards (those their counts keep) into latent shards; with
+    `mirror`, each followed by its mirror image (training windows only)."""
     pixels = sequential(shards, lambda raw: pixel_windows(raw, spec))
+    if mirror:
+        pixels = with_mirrors(pixels)
     latents = encode_windows(pixels, codec, runtime, text, phase, config.encode.batch_size)
     return write_latents(latents, out_dir, config.encode.max_count)
 
@@ -86,7 +91,8 @@ def encode_phase(
     counts = {}
     for split, shards, spec in (("train", own, train_spec), ("heldout", held, held_spec)):
         out = latent_dir(config, phase, split)
-        index = encode_shards(shards, spec, out, codec, text, runtime, config, phase)
+        mirror = config.encode.mirror and split == "train"
+        index = encode_shards(shards, spec, out, codec, text, runtime, config, phase, mirror)
         counts[split] = len(index)
     cfg = config.train.phase(phase)
     sf, tf = codec.spatial_factor, codec.temporal_factor
@@ -97,6 +103,7 @@ def encode_phase(
         "size": cfg.size,
         "frame_step": cfg.frame_step,
         "windows": config.train.windows,
+        "mirror": config.encode.mirror,
         "latent_shape": [codec.vae.cfg.latent_channels, 1 + (cfg.frames - 1) // tf, grid, grid],
         "flow_shape": [2, max(1, (cfg.frames - 1) // tf), grid, grid],
         "flow_stride": config.score.flow.stride,

@@ -63,7 +63,9 @@ def write_carry(config: AiprodConfig, phase: int, carried: set[str], runtime: Ru
     codec = load_codec(Path(config.train_vae.out_dir) / MODEL_FILE).to(runtime.device)
     text = frozen_text(config, runtime) if carried else None
     out = carry_dir(config, phase)
-    index = encode_shards(shards, spec, out, codec, text, runtime, config, phase + 1)
+    index = encode_shards(
+        shards, spec, out, codec, text, runtime, config, phase + 1, config.encode.mirror
+    )
     return len(index)
 
 
