@@ -139,3 +139,16 @@ def test_the_database_url_comes_from_the_environment_only():
         database_url({"AIPROD_DATABASE_URL": "sqlite:///x.db"})
     url = database_url({"AIPROD_DATABASE_URL": "postgresql://u@127.0.0.1/db"})
     assert url == "postgresql+psycopg://u@127.0.0.1/db"
+
+
+def test_untagged_latents_refuse_a_phase_that_trains_on_tags(params):
+    params["encode"]["tagged_captions"] = False
+    params["train"]["phase2"] = {**params["train"]["phase2"], "tag_dropout": 0.5}
+    params["train"]["phase4"] = {**params["train"]["phase4"], "tag_dropout": 1.0}
+    with pytest.raises(ConfigError) as info:
+        parse_config(params)
+    message = str(info.value)
+    assert "train.phase2.tag_dropout: 0.5 trains on tagged captions" in message
+    assert "train.phase4" not in message
+    params["encode"]["tagged_captions"] = True
+    assert parse_config(params).train.phase2.tag_dropout == 0.5

@@ -106,6 +106,21 @@ def test_mirror_adds_a_flipped_window_after_every_training_window(config, tmp_pa
         assert not np.allclose(window.text[2], original.text[2])  # "to the right" embedded
 
 
+def test_untagged_latents_hold_the_plain_captions_alone(config, tmp_path):
+    runtime = resolve(RuntimeConfig(device="cpu"))
+    encode_stage(config, runtime)
+    tagged = {key: w for (_, key), w in windows_of(tmp_path / "latents" / "phase1").items()}
+    plain_only = config.encode.model_copy(update={"tagged_captions": False})
+    meta = encode_stage(config.model_copy(update={"encode": plain_only}), runtime)[1]
+    assert meta["tagged_captions"] is False
+    untagged = {key: w for (_, key), w in windows_of(tmp_path / "latents" / "phase1").items()}
+    assert sorted(untagged) == sorted(tagged)
+    for key, window in untagged.items():
+        assert [(v["language"], v["tags"]) for v in window.texts] == [("de", False), ("en", False)]
+        np.testing.assert_array_equal(window.text, tagged[key].text[[0, 2]])
+        np.testing.assert_array_equal(window.latent, tagged[key].latent)
+
+
 def windows_of(folder):
     """Every latent window under a folder, by (file, key)."""
     found = {}

@@ -93,6 +93,13 @@ def cross_field_problems(config: AiprodConfig) -> list[str]:
                 f"(at most {max_h * ph * sf} px for preset {config.model.preset})"
             )
     problems += _shared_latents(config)
+    if not config.encode.tagged_captions:
+        problems += [
+            f"{key}.tag_dropout: {cfg.tag_dropout} trains on tagged captions, "
+            "which encode.tagged_captions: false does not embed (set it true, or tag_dropout 1.0)"
+            for key, cfg in _windows(config)
+            if cfg.tag_dropout < 1.0
+        ]
     if config.finetune.base == "aiprod":  # a diffusers base's grid is read from its folder
         from aiprod.finetune.checks import bucket_problems
 

@@ -119,6 +119,11 @@ class EncodeConfig(_Section):
     dir: str = Field(min_length=1, description="phaseK/{train,heldout}/shard-*.tar + index")
     batch_size: int = Field(ge=1, le=4096, description="windows encoded at once")
     max_count: int = Field(ge=1, description="windows per latent shard at most")
+    tagged_captions: bool = Field(
+        default=True,
+        description="also embed each caption with the caption stage's tags appended (what "
+        "a phase with tag_dropout < 1 trains on); false: the plain captions only",
+    )
     mirror: bool = Field(
         default=False,
         description="also encode every training window flipped left to right, its captions' "

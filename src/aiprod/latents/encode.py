@@ -61,14 +61,14 @@ class TextMemo:
         return np.stack([self.vectors[t] for t in texts]), None
 
 
-def _meta(window: PixelWindow, phase: int) -> dict:
+def _meta(window: PixelWindow, phase: int, tagged: bool) -> dict:
     meta = dict(window.meta)
     tags = meta.get("tags", {})
     meta.update(
         phase=phase,
         window=window.window,
         source_sha256=meta.get("lineage", {}).get("source_sha256", ""),
-        texts=caption_variants(meta.get("captions", {}), tags.get("terms", {})),
+        texts=caption_variants(meta.get("captions", {}), tags.get("terms", {}), tagged),
     )
     return meta
 
@@ -80,12 +80,14 @@ def encode_batch(
     text: TextMemo | None,
     phase: int,
     fields: int,
+    tagged: bool = True,
 ) -> list[LatentWindow]:
-    """One batch: latents on the runtime device, flow onto the latent grid, text features."""
+    """One batch: latents on the runtime device, flow onto the latent grid, text features
+    (of the tagged captions too with `tagged`)."""
     videos = torch.stack([w.as_float() for w in windows])
     with torch.no_grad(), runtime.autocast():
         latents = codec.encode(runtime.to(videos)).float().cpu().numpy()
-    metas = [_meta(w, phase) for w in windows]
+    metas = [_meta(w, phase, tagged) for w in windows]
     texts = list(dict.fromkeys(v["text"] for m in metas for v in m["texts"]))
     rows = {t: k for k, t in enumerate(texts)}
     features, masks = text(texts) if text is not None else (None, None)
@@ -113,6 +115,7 @@ def encode_windows(
     text: TextFeatures | TextMemo | None,
     phase: int,
     batch_size: int,
+    tagged: bool = True,
 ) -> Iterator[LatentWindow]:
     """Every window encoded, in order, `batch_size` at a time (bounded memory); each keeps
     one flow field per latent step after the first. A `TextMemo` passed in is shared (a
@@ -121,4 +124,4 @@ def encode_windows(
     memo = text if text is None or isinstance(text, TextMemo) else TextMemo(text)
     while batch := list(islice(iterator, batch_size)):
         fields = max(1, (batch[0].video.shape[1] - 1) // codec.temporal_factor)
-        yield from encode_batch(batch, codec, runtime, memo, phase, fields)
+        yield from encode_batch(batch, codec, runtime, memo, phase, fields, tagged)

@@ -36,17 +36,20 @@ def with_tags(caption: str, terms: list[str], language: str) -> str:
     return f"{caption.rstrip()} {joined}." if caption else f"{joined}."
 
 
-def caption_variants(captions: dict[str, str], terms: dict[str, list[str]]) -> list[dict]:
-    """Every text a window may be trained on: per language, plain and with tags (once each
-    when there are no tags). A clip without captions is described by its tags alone."""
+def caption_variants(
+    captions: dict[str, str], terms: dict[str, list[str]], tagged: bool = True
+) -> list[dict]:
+    """Every text a window may be trained on: per language, plain and (with `tagged`) with
+    tags, once when there are no tags. A clip without captions is described by its tags
+    alone."""
     languages = sorted(captions) or sorted(lang for lang, found in terms.items() if found)
     variants = []
     for language in languages:
         plain = captions.get(language, "")
         variants.append({"language": language, "tags": False, "text": plain})
-        tagged = with_tags(plain, terms.get(language, []), language)
-        if tagged != plain:
-            variants.append({"language": language, "tags": True, "text": tagged})
+        with_terms = with_tags(plain, terms.get(language, []), language) if tagged else plain
+        if with_terms != plain:
+            variants.append({"language": language, "tags": True, "text": with_terms})
     return variants or [{"language": "", "tags": False, "text": ""}]
 
 

@@ -70,7 +70,9 @@ def encode_shards(
     pixels = sequential(shards, lambda raw: pixel_windows(raw, spec))
     if mirror:
         pixels = with_mirrors(pixels)
-    latents = encode_windows(pixels, codec, runtime, text, phase, config.encode.batch_size)
+    latents = encode_windows(
+        pixels, codec, runtime, text, phase, config.encode.batch_size, config.encode.tagged_captions
+    )
     return write_latents(latents, out_dir, config.encode.max_count)
 
 
@@ -104,6 +106,7 @@ def encode_phase(
         "frame_step": cfg.frame_step,
         "windows": config.train.windows,
         "mirror": config.encode.mirror,
+        "tagged_captions": config.encode.tagged_captions,
         "latent_shape": [codec.vae.cfg.latent_channels, 1 + (cfg.frames - 1) // tf, grid, grid],
         "flow_shape": [2, max(1, (cfg.frames - 1) // tf), grid, grid],
         "flow_stride": config.score.flow.stride,
