@@ -1,5 +1,6 @@
 """Evaluation pieces: Fréchet distance, flow read-back and agreement, prompts, classifier."""
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,7 +16,13 @@ from aiprod.evaluate.classifier import (
     rendered_video,
 )
 from aiprod.evaluate.frechet import feature_distance, frechet_distance, gaussian
-from aiprod.evaluate.motion import dominant_direction, flow_agreement, video_flow
+from aiprod.evaluate.motion import (
+    dominant_direction,
+    flow_agreement,
+    motion_read_back,
+    motion_summary,
+    video_flow,
+)
 from aiprod.evaluate.prompts import eval_prompts, eval_scenes
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import ObjectSpec, SceneSpec
@@ -56,6 +63,37 @@ def moving_video(direction, size=32, frames=9, colour="red", seed=3):
 def test_direction_is_read_back_from_a_rendered_moving_square(direction):
     video, _ = moving_video(direction)
     assert dominant_direction(video_flow(video)) == direction
+
+
+def test_motion_read_back_measures_speed_angle_and_a_wandering_path():
+    video, _ = moving_video("right")
+    straight = motion_read_back(video_flow(video), "right")
+    assert straight["angle_error_deg"] < 10 and straight["path_spread_deg"] < 20
+    assert straight["speed_px"] > 0.5
+    assert motion_read_back(video_flow(video), "up")["angle_error_deg"] == pytest.approx(90, abs=10)
+    # every other frame pair runs the other way: the same frames, a path that wanders
+    back_and_forth = torch.cat([video[:, :3], video[:, 1:2], video[:, 2:5]], dim=1)
+    wandering = motion_read_back(video_flow(back_and_forth), "right")
+    assert wandering["path_spread_deg"] > straight["path_spread_deg"] + 30
+    still = motion_read_back(video_flow(video[:, :1].expand(-1, 9, -1, -1)), "right")
+    assert still["speed_px"] == 0.0 and math.isnan(still["angle_error_deg"])
+
+
+@pytest.mark.quick
+def test_motion_summary_takes_medians_and_counts_still_videos_as_misses():
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "speed_px": [1.0, 0.5, 0.0, 2.0],
+            "angle_error_deg": [10.0, 50.0, math.nan, 20.0],
+            "path_spread_deg": [5.0, 40.0, math.nan, 10.0],
+        }
+    )
+    summary = motion_summary(table)
+    assert summary["median_speed_px"] == 0.75 and summary["median_angle_error_deg"] == 20.0
+    assert summary["within_45_deg"] == 0.5  # 2 of 4: the still video is not within
+    assert summary["median_path_spread_deg"] == 10.0 and summary["videos"] == 4
 
 
 def test_flow_agreement_separates_the_right_guide_from_the_opposite_one():
@@ -167,7 +205,10 @@ def test_read_back_ceiling_reads_the_evaluation_scenes_rendered_and_through_the_
     assert ceiling["scenes"] == 8 and set(ceiling) == {"rendered", "vae", "scenes"}
     assert ceiling["rendered"]["direction"] >= 0.75  # the flow reader works on real pixels
     for side in ("rendered", "vae"):
-        assert all(0.0 <= v <= 1.0 for v in ceiling[side].values())
+        assert 0.0 <= ceiling[side]["colour"] <= 1.0 and 0.0 <= ceiling[side]["direction"] <= 1.0
+        assert ceiling[side]["motion"]["videos"] == 8
+    rendered = ceiling["rendered"]["motion"]
+    assert rendered["median_angle_error_deg"] < 15 and rendered["within_45_deg"] >= 0.75
 
 
 @pytest.mark.quick

@@ -95,6 +95,8 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     assert all(f"Running stage '{name}'" in first.stdout for name in training)
     metrics = json.loads((project / data["evaluate"]["metrics"]).read_text())
     assert set(metrics["adherence"]) == {"en", "ja", "chance"}
+    assert metrics["generated_motion"]["videos"] > 0
+    assert "median_speed_px" in metrics["read_back_ceiling"]["vae"]["motion"]
     flow = {"s0", "s0.5", "s1", "real_clips_ceiling", "vae_read_back_ceiling"}
     flow |= {"baseline_static_video"}
     assert flow <= set(metrics["flow_agreement"])

@@ -45,7 +45,9 @@ def config(tmp_path, params):
     params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=0.7)  # source2 held out
     params["train_vae"]["out_dir"] = str(tmp_path / "vae")
     (tmp_path / "vae" / "model.pt").write_bytes(vae.read_bytes())
-    params["encode"].update(dir=str(tmp_path / "latents"), batch_size=3, max_count=2)
+    params["encode"].update(
+        dir=str(tmp_path / "latents"), batch_size=3, max_count=2, mirror=False, tagged_captions=True
+    )
     return parse_config(params)
 
 

@@ -9,7 +9,7 @@ from scipy.stats import binomtest
 
 from aiprod.config import AiprodConfig
 from aiprod.evaluate.classifier import COLOUR_NAMES, predict, rendered_video
-from aiprod.evaluate.motion import dominant_direction, video_flow
+from aiprod.evaluate.motion import dominant_direction, motion_read_back, motion_summary, video_flow
 from aiprod.evaluate.prompts import Prompt, eval_prompts, eval_scenes
 from aiprod.generate import VideoGenerator
 from aiprod.synth.world import DIRECTIONS, SHAPES
@@ -18,12 +18,13 @@ from aiprod.synth.world import DIRECTIONS, SHAPES
 def adherence(
     videos: torch.Tensor, prompts: list[Prompt], classifier: torch.nn.Module
 ) -> pd.DataFrame:
-    """One row per generated video: what was asked and what was read back (direction from
-    the flow of every frame pair)."""
+    """One row per generated video: what was asked and what was read back (direction, speed
+    and path from the flow of every frame pair)."""
     colour, shape = predict(classifier, videos)
     rows = []
     for k, prompt in enumerate(prompts):
-        direction = dominant_direction(video_flow(videos[k]))
+        flow = video_flow(videos[k])
+        direction = dominant_direction(flow)
         rows.append(
             {
                 "language": prompt.language,
@@ -34,6 +35,7 @@ def adherence(
                 "read_shape": SHAPES[int(shape[k].argmax())],
                 "direction": prompt.direction,
                 "read_direction": direction or "none",
+                **motion_read_back(flow, prompt.direction),
             }
         )
     return pd.DataFrame(rows)
@@ -75,10 +77,11 @@ def read_back_ceiling(
 
     def score(videos: torch.Tensor) -> dict:
         table = adherence(videos, prompts, classifier)
-        return {
+        shares = {
             k: round(float((table[k] == table[f"read_{k}"]).mean()), 4)
             for k in ("colour", "direction")
         }
+        return {**shares, "motion": motion_summary(table)}
 
     return {
         "rendered": score(rendered),

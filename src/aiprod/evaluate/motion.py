@@ -7,6 +7,7 @@ import math
 
 import cv2
 import numpy as np
+import pandas as pd
 import torch
 
 from aiprod.config import ToleranceConfig
@@ -75,25 +76,67 @@ def flow_agreement(measured: np.ndarray, guide: np.ndarray, tol: ToleranceConfig
     }
 
 
-def dominant_direction(flow: np.ndarray, min_px: float = 0.1) -> str | None:
-    """The compass direction (of the shapes world's eight) of the flow's strongest motion.
-
-    The mean vector of the pixels moving faster than the frame's median (the object, not the
-    background); None when nothing moves.
-    """
+def moving_vector(flow: np.ndarray, min_px: float = 0.1) -> np.ndarray | None:
+    """(dx, dy) px/frame: the mean vector of the pixels moving faster than the flow's 90th
+    percentile (the object, not the background); None when nothing moves."""
     vectors = flow.transpose(0, 2, 3, 1).reshape(-1, 2)
     speed = np.linalg.norm(vectors, axis=1)
     if speed.max(initial=0) < min_px:
         return None
-    moving = vectors[speed >= max(min_px, float(np.quantile(speed, 0.9)))]
-    dx, dy = moving.mean(axis=0)
-    angle = math.atan2(dy, dx)
-    return min(
-        DIRECTIONS,
-        key=lambda d: abs(
-            math.remainder(angle - math.atan2(DIRECTIONS[d][1], DIRECTIONS[d][0]), math.tau)
-        ),
-    )
+    return vectors[speed >= max(min_px, float(np.quantile(speed, 0.9)))].mean(axis=0)
+
+
+def compass(vector: np.ndarray) -> str:
+    """The nearest of the shapes world's eight directions."""
+    return min(DIRECTIONS, key=lambda d: angle_between(vector, np.asarray(DIRECTIONS[d])))
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> float:
+    """Degrees between two 2D vectors, in [0, 180]."""
+    turn = math.atan2(a[1], a[0]) - math.atan2(b[1], b[0])
+    return abs(math.degrees(math.remainder(turn, math.tau)))
+
+
+def dominant_direction(flow: np.ndarray, min_px: float = 0.1) -> str | None:
+    """The compass direction (of the shapes world's eight) of the flow's strongest motion."""
+    vector = moving_vector(flow, min_px)
+    return None if vector is None else compass(vector)
+
+
+def motion_read_back(flow: np.ndarray, direction: str) -> dict:
+    """How a video's object moves against the asked direction: its speed (px/frame at the
+    video's size), the angle off that direction, and how much the direction wanders from
+    frame pair to frame pair (circular spread of the pairs' directions, degrees: 0 for a
+    straight path). NaN where nothing moves."""
+    vector = moving_vector(flow)
+    if vector is None:
+        return {"speed_px": 0.0, "angle_error_deg": math.nan, "path_spread_deg": math.nan}
+    pairs = [v for f in flow if (v := moving_vector(f[None])) is not None]
+    units = np.array([v / max(float(np.linalg.norm(v)), 1e-9) for v in pairs])
+    length = float(np.linalg.norm(units.mean(axis=0)))
+    spread = math.degrees(math.sqrt(-2.0 * math.log(max(length, 1e-9))))
+    return {
+        "speed_px": float(np.linalg.norm(vector)),
+        "angle_error_deg": angle_between(vector, np.asarray(DIRECTIONS[direction])),
+        "path_spread_deg": spread,
+    }
+
+
+def motion_summary(table: pd.DataFrame) -> dict:
+    """Medians over the videos of an adherence table: what separates a generated object's
+    motion from a real one's, beside the direction share (a slow, wandering object lands
+    in a neighbouring compass sector although it goes roughly the right way)."""
+    moving = table["angle_error_deg"].notna()
+    error = table.loc[moving, "angle_error_deg"]
+    return {
+        "median_speed_px": round(float(table["speed_px"].median()), 3),
+        "median_angle_error_deg": round(float(error.median()), 1) if moving.any() else None,
+        "within_45_deg": round(float((error <= 45).sum() / len(table)), 4),
+        "median_path_spread_deg": round(float(table.loc[moving, "path_spread_deg"].median()), 1)
+        if moving.any()
+        else None,
+        "videos": len(table),
+    }
 
 
 def direction_reader_accuracy(

@@ -20,7 +20,7 @@ from aiprod.evaluate.contradiction import contradiction_metrics
 from aiprod.evaluate.fvd import fvd_metrics, real_set
 from aiprod.evaluate.gallery import GalleryItem, write_gallery
 from aiprod.evaluate.held_out import HeldOut, flow_guidance_metrics, held_out
-from aiprod.evaluate.motion import direction_reader_accuracy
+from aiprod.evaluate.motion import direction_reader_accuracy, motion_summary
 from aiprod.evaluate.prompts import Prompt, eval_prompts
 from aiprod.evaluate.sampling import generate_batched
 from aiprod.evaluate.steps_guidance import steps_guidance_metrics
@@ -74,6 +74,7 @@ def evaluate_stage(config: AiprodConfig, runtime: Runtime) -> dict:
         table = adherence(prompt_videos, prompts, classifier)
         zero_shot = table["language"].isin(ev.zero_shot_languages)
         metrics["adherence"] = adherence_summary(table[~zero_shot])
+        metrics["generated_motion"] = motion_summary(table[~zero_shot])
         if zero_shot.any():
             metrics["adherence_zero_shot"] = adherence_summary(table[zero_shot])
         metrics["direction_reader_on_real_clips"] = direction_reader_accuracy(
