@@ -85,7 +85,3 @@ def check_strength(strength: float) -> float:
         raise ValueError(f"guidance_strength must be in [0, 1], got {strength}")
     return strength
 
-
-def blend(v_no_flow: torch.Tensor, v_flow: torch.Tensor, strength: float) -> torch.Tensor:
-    """v_no_flow + s * (v_flow - v_no_flow): s = 0 ignores the flow, s = 1 follows it."""
-    return v_no_flow + check_strength(strength) * (v_flow - v_no_flow)
