@@ -272,18 +272,23 @@ class _KnownVelocities(torch.nn.Module):
 @pytest.mark.parametrize("strength", [0.0, 0.5, 1.0])
 def test_sampler_blends_text_guided_predictions_without_and_with_the_flow(cfg, strength):
     """One Euler step from t=1 to 0: x0 = noise - v, with v = (1 - s) (1 + cfg (3 - 1))
-    + s (4 + cfg (9 - 4)): the flow sits in both passes of its branch, and s alone weighs the
-    branches. s = 0 and s = 1 run one branch (two passes with CFG, one without)."""
+    + s (1 + cfg (4 - 1) + c (9 - 4)), c = max(1, cfg / 3): the flow guided at the CFG scale,
+    the text on top at a third of it, and s alone weighs the branches. The null pass is
+    shared: 2 passes at s = 0, 3 at s = 1, 4 between (one each without CFG)."""
     shape = (2, 4, 3, 2, 2)
     text, mask = torch.zeros(2, 1, 8), torch.ones(2, 1, dtype=torch.bool)
     flow = torch.zeros(2, 2, 3, 2, 2)
     model = _KnownVelocities()
     out = sample(model, shape, text, mask, 1, cfg, flow, strength, seed=3)
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(3))
-    expected = (1 - strength) * (1.0 + cfg * 2.0) + strength * (4.0 + cfg * 5.0)
+    text_scale = max(1.0, cfg / 3)
+    flow_branch = 1.0 + cfg * 3.0 + text_scale * 5.0
+    expected = (1 - strength) * (1.0 + cfg * 2.0) + strength * flow_branch
     torch.testing.assert_close(out, noise - expected)
-    branches = 2 if strength == 0.5 else 1
-    assert model.calls == branches * (2 if cfg != 1.0 else 1)
+    if cfg == 1.0:
+        assert flow_branch == 9.0  # without CFG the branches are the plain conditionals
+    calls = {0.0: 2, 0.5: 4, 1.0: 3} if cfg != 1.0 else {0.0: 1, 0.5: 2, 1.0: 1}
+    assert model.calls == calls[strength]
     unguided = sample(_KnownVelocities(), shape, text, mask, 1, cfg, None, strength, seed=3)
     torch.testing.assert_close(unguided, noise - (1.0 + cfg * 2.0))  # no flow: no flow branch
     with pytest.raises(ValueError, match="guidance_strength"):

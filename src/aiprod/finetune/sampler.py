@@ -1,5 +1,5 @@
 """Euler sampling of a flow-matching denoiser with the base scheduler's sigmas, text CFG, and
-the flow guide (its tokens scaled by the guidance strength) in both CFG passes."""
+the flow guide (its tokens scaled by the guidance strength) as a second guided condition."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 
 from aiprod.finetune.objective import NullText, with_null_text
+from aiprod.nn.rectified_flow import TEXT_SHARE_WITH_FLOW
 
 
 def sigmas(steps: int, shift: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -29,10 +30,11 @@ def sample(
     flow: torch.Tensor | None = None,
     strength: float = 0.0,
 ) -> torch.Tensor:
-    """(B, C, T, H, W) latents: v = v_null + cfg (v_text - v_null), the flow tokens (scaled
-    by `strength`) in both passes, as `aiprod.nn.rectified_flow.sample` puts the guide in
-    both passes of its flow branch: text CFG then does not push against the guide, and
-    strength 0 adds exact zeros (the base + LoRA)."""
+    """(B, C, T, H, W) latents: v = v_null + cfg (v_text - v_null) without a guide; with one
+    (its tokens scaled by `strength`), the two-condition guidance of
+    `aiprod.nn.rectified_flow.sample`: v_null + cfg (v_null(flow) - v_null) + c (v_text(flow)
+    - v_null(flow)), c = max(1, cfg x TEXT_SHARE_WITH_FLOW), so a guide the prompt
+    contradicts is followed. Strength 0 adds exact zeros (the base + LoRA)."""
     device = text[0].device
     x = torch.randn(shape, generator=generator).to(device)
     hidden, mask = text
@@ -41,10 +43,16 @@ def sample(
     null_hidden, null_mask = with_null_text(hidden, mask, all_null, null)
     schedule = sigmas(steps, shift).to(device)
     weight = torch.full((b,), strength if flow is not None else 0.0, device=device)
+    guided = flow is not None and strength > 0 and cfg != 1
+    text_scale = max(1.0, cfg * TEXT_SHARE_WITH_FLOW)
     for k in range(steps):
         s = schedule[k].expand(b)
         v_text = model(x, s, hidden, mask, flow, weight)
         v = model(x, s, null_hidden, null_mask, flow, weight)
-        v = v + cfg * (v_text - v) if cfg != 1 else v_text
+        if guided:
+            v_null = model(x, s, null_hidden, null_mask, flow, torch.zeros_like(weight))
+            v = v_null + cfg * (v - v_null) + text_scale * (v_text - v)
+        else:
+            v = v + cfg * (v_text - v) if cfg != 1 else v_text
         x = x + (schedule[k + 1] - schedule[k]) * v
     return x

@@ -84,4 +84,3 @@ def check_strength(strength: float) -> float:
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"guidance_strength must be in [0, 1], got {strength}")
     return strength
-

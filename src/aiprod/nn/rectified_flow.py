@@ -139,6 +139,11 @@ def training_loss(
     return per_sample_loss(model, batch, draw.t, draw.noise, draw.drop_text, draw.drop_flow).mean()
 
 
+# The guided branch weighs the text at this share of the CFG scale (at least 1): the flow
+# sets the motion, the text rides on it (see `sample`).
+TEXT_SHARE_WITH_FLOW = 1 / 3
+
+
 @torch.no_grad()
 def sample(
     model: HybridBackbone,
@@ -154,13 +159,19 @@ def sample(
 ) -> torch.Tensor:
     """Euler integration from noise to latents, deterministic in `seed`.
 
-    v = (1 - s) * cfg(no flow) + s * cfg(flow), with cfg(f) = v(null text, f) + cfg *
-    (v(text, f) - v(null text, f)): guidance strength s blends two text-guided predictions,
-    one without the flow and one with it in both the text and the null-text pass. s = 0 skips
-    the flow passes, s = 1 the flowless ones. With the flow in one pass only
-    (v_null + cfg * (v_text - v_null) + s * (v_flow - v_text)), text CFG pushed against the
-    guide: on the demo model, moving-pixel agreement at s = 1 was 0.20 against 0.30, and a
-    reference that contradicts the prompt was followed 0.09 against 0.30 of the time.
+    v = (1 - s) * text-guided + s * flow-guided, with guidance strength s in [0, 1]:
+    - text-guided = v(null) + cfg * (v(text) - v(null)), the plain text CFG;
+    - flow-guided = v(null) + cfg * (v(null, flow) - v(null)) + c * (v(text, flow) -
+      v(null, flow)), c = max(1, cfg * TEXT_SHARE_WITH_FLOW): the flow guided at the CFG
+      scale and the text on top at a third of it (two-condition guidance, as
+      InstructPix2Pix guides image and text).
+    s = 0 skips the flow passes, s = 1 the text-only one; v(null) is shared. With the text
+    at the full scale in the flow branch (v(null, flow) + cfg * (v(text, flow) - v(null,
+    flow)), the last stop's sampler), a reference that contradicts the prompt was followed
+    0.18 of the time at s = 1 (56 direction pairs, the demo's model), 0.13 on 56 other pairs;
+    with the text at a third, 0.80 and 0.75, while colour adherence under a guide fell from
+    0.84 to 0.72 (32 prompts) and moving-pixel agreement rose from 0.50 to 0.57 (16 guides).
+    At the same text scale as the flow (joint guidance) 0.39; at a half, 0.66 (colour 0.81).
 
     `on_step(step, steps)` runs after each step: progress reports, and an exception raised
     there stops sampling between steps (how a served job is cancelled).
@@ -172,19 +183,25 @@ def sample(
     generator = torch.Generator(device=device).manual_seed(seed)
     x = torch.randn(shape, generator=generator, device=device)
     drop = torch.ones(shape[0], dtype=torch.bool, device=device)
-    guided = flow is not None and guidance_strength > 0.0
-    weights = [(None, 1.0 - guidance_strength), (flow, guidance_strength)] if guided else []
-    branches = [(f, w) for f, w in weights if w > 0.0] or [(None, 1.0)]
+    s = guidance_strength if flow is not None else 0.0
+    text_scale = max(1.0, cfg * TEXT_SHARE_WITH_FLOW)
     times = torch.linspace(1.0, 0.0, steps + 1, device=device)
     for step, (now, nxt) in enumerate(zip(times[:-1], times[1:], strict=True), start=1):
         t = now.expand(shape[0])
+        guided = cfg != 1.0
+        v_null = model(x, t, text, text_mask, None, drop_text=drop) if guided else None
         v = torch.zeros_like(x)
-        for branch_flow, weight in branches:
-            v_text = model(x, t, text, text_mask, branch_flow)
-            if cfg != 1.0:
-                v_null = model(x, t, text, text_mask, branch_flow, drop_text=drop)
-                v_text = v_null + cfg * (v_text - v_null)
-            v = v + weight * v_text
+        if s < 1.0:
+            v_text = model(x, t, text, text_mask, None)
+            v = v + (1.0 - s) * (v_null + cfg * (v_text - v_null) if guided else v_text)
+        if s > 0.0:
+            v_text_flow = model(x, t, text, text_mask, flow)
+            if guided:
+                v_null_flow = model(x, t, text, text_mask, flow, drop_text=drop)
+                v_text_flow = (
+                    v_null + cfg * (v_null_flow - v_null) + text_scale * (v_text_flow - v_null_flow)
+                )
+            v = v + s * v_text_flow
         x = x + (nxt - now) * v
         if on_step is not None:
             on_step(step, steps)
