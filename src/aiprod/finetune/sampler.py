@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from aiprod.finetune.objective import NullText, with_null_text
-from aiprod.nn.rectified_flow import TEXT_SHARE_WITH_FLOW
+from aiprod.nn.rectified_flow import flow_guided
 
 
 def sigmas(steps: int, shift: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -32,9 +32,8 @@ def sample(
 ) -> torch.Tensor:
     """(B, C, T, H, W) latents: v = v_null + cfg (v_text - v_null) without a guide; with one
     (its tokens scaled by `strength`), the two-condition guidance of
-    `aiprod.nn.rectified_flow.sample`: v_null + cfg (v_null(flow) - v_null) + c (v_text(flow)
-    - v_null(flow)), c = max(1, cfg x TEXT_SHARE_WITH_FLOW), so a guide the prompt
-    contradicts is followed. Strength 0 adds exact zeros (the base + LoRA)."""
+    `aiprod.nn.rectified_flow.flow_guided`, so a guide the prompt contradicts is followed.
+    Strength 0 adds exact zeros (the base + LoRA)."""
     device = text[0].device
     x = torch.randn(shape, generator=generator).to(device)
     hidden, mask = text
@@ -44,14 +43,13 @@ def sample(
     schedule = sigmas(steps, shift).to(device)
     weight = torch.full((b,), strength if flow is not None else 0.0, device=device)
     guided = flow is not None and strength > 0 and cfg != 1
-    text_scale = max(1.0, cfg * TEXT_SHARE_WITH_FLOW)
     for k in range(steps):
         s = schedule[k].expand(b)
         v_text = model(x, s, hidden, mask, flow, weight)
         v = model(x, s, null_hidden, null_mask, flow, weight)
         if guided:
             v_null = model(x, s, null_hidden, null_mask, flow, torch.zeros_like(weight))
-            v = v_null + cfg * (v - v_null) + text_scale * (v_text - v)
+            v = flow_guided(v_null, v, v_text, cfg)
         else:
             v = v + cfg * (v_text - v) if cfg != 1 else v_text
         x = x + (schedule[k + 1] - schedule[k]) * v

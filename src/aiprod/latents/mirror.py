@@ -31,13 +31,13 @@ from aiprod.vocabulary import forms_by_language
 LATERAL = {
     "en": r"\b(?:left|right)",
     "zh": r"[左右]",
-    "es": r"(?i:izquierd|derech)",
-    "fr": r"(?i:gauche|droit)",
+    "es": r"izquierd|derech",
+    "fr": r"gauche|droit",
     "ja": r"[左右]",
-    "de": r"(?i:link|recht)",
-    "it": r"(?i:sinistr|destr)",
-    "pt": r"(?i:esquerd|direit)",
-    "ru": r"(?i:лев|прав)",
+    "de": r"link|recht",
+    "it": r"sinistr|destr",
+    "pt": r"esquerd|direit",
+    "ru": r"лев|прав",
 }
 LATERAL_PATTERNS = {language: re.compile(p, re.IGNORECASE) for language, p in LATERAL.items()}
 MIRRORED_KEY = "_mirror"  # appended to a window's key

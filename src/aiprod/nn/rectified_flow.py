@@ -144,6 +144,16 @@ def training_loss(
 TEXT_SHARE_WITH_FLOW = 1 / 3
 
 
+def flow_guided(
+    v_null: torch.Tensor, v_null_flow: torch.Tensor, v_text_flow: torch.Tensor, cfg: float
+) -> torch.Tensor:
+    """Two-condition guidance: the flow at the CFG scale, the text on top at
+    `TEXT_SHARE_WITH_FLOW` of it (at least 1). Both samplers (this one and the short path's)
+    compose their guide with it."""
+    text_scale = max(1.0, cfg * TEXT_SHARE_WITH_FLOW)
+    return v_null + cfg * (v_null_flow - v_null) + text_scale * (v_text_flow - v_null_flow)
+
+
 @torch.no_grad()
 def sample(
     model: HybridBackbone,
@@ -184,7 +194,6 @@ def sample(
     x = torch.randn(shape, generator=generator, device=device)
     drop = torch.ones(shape[0], dtype=torch.bool, device=device)
     s = guidance_strength if flow is not None else 0.0
-    text_scale = max(1.0, cfg * TEXT_SHARE_WITH_FLOW)
     times = torch.linspace(1.0, 0.0, steps + 1, device=device)
     for step, (now, nxt) in enumerate(zip(times[:-1], times[1:], strict=True), start=1):
         t = now.expand(shape[0])
@@ -198,9 +207,7 @@ def sample(
             v_text_flow = model(x, t, text, text_mask, flow)
             if guided:
                 v_null_flow = model(x, t, text, text_mask, flow, drop_text=drop)
-                v_text_flow = (
-                    v_null + cfg * (v_null_flow - v_null) + text_scale * (v_text_flow - v_null_flow)
-                )
+                v_text_flow = flow_guided(v_null, v_null_flow, v_text_flow, cfg)
             v = v + s * v_text_flow
         x = x + (nxt - now) * v
         if on_step is not None:
