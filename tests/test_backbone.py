@@ -9,6 +9,7 @@ from aiprod.nn.blocks import CudnnDepthwise3d, FullDepthwise3d, SeparableDepthwi
 from aiprod.nn.flow_guidance import check_strength
 from aiprod.nn.rectified_flow import (
     Batch,
+    LossWeights,
     draw_training,
     per_sample_loss,
     sample,
@@ -244,11 +245,31 @@ def test_motion_weighted_loss_counts_the_moving_cells_more():
     data = Batch(latents, torch.zeros(2, 1, 8), torch.ones(2, 1, dtype=torch.bool), flow)
     t = torch.tensor([0.5, 0.5])
     plain = per_sample_loss(still_model, data, t, noise)
-    weighted = per_sample_loss(still_model, data, t, noise, motion_weight=4.0)
+    weighted = per_sample_loss(still_model, data, t, noise, weights=LossWeights(motion=4.0))
     cells = 3 * 4 * 4
     torch.testing.assert_close(plain, torch.full((2,), 3 / cells))
     torch.testing.assert_close(weighted[0], torch.tensor(4 * 3 * 5 / (4 * (cells + 3 * 4))))
     torch.testing.assert_close(weighted[1], plain[1])  # a still window: the plain mean
+
+
+@pytest.mark.quick
+def test_temporal_weight_costs_an_error_that_changes_between_frames_more():
+    from aiprod.nn.rectified_flow import velocity_loss
+
+    shared = torch.zeros(1, 2, 3, 4, 4)
+    shared[:, :, :, 1, 1] = 1.0  # the same cell off in every frame: a clip a little off
+    moving = torch.zeros(1, 2, 3, 4, 4)
+    for frame, col in enumerate([0, 1, 2]):
+        moving[:, :, frame, 1, col] = 1.0  # a different cell in each frame: motion off
+    plain = [velocity_loss(e, None) for e in (shared, moving)]
+    torch.testing.assert_close(plain[0], plain[1])  # the same squares: alike without the term
+    weighted = [velocity_loss(e, None, LossWeights(temporal=2.0)) for e in (shared, moving)]
+    torch.testing.assert_close(weighted[0], plain[0])  # no change between frames: no extra
+    cells = 2 * 2 * 4 * 4  # channels x frame pairs x h x w
+    change = 2 * 2 * 2  # two cells change by 1 in each channel and frame pair
+    torch.testing.assert_close(weighted[1], plain[1] + 2.0 * change / cells)
+    one_frame = velocity_loss(moving[:, :, :1], None, LossWeights(temporal=2.0))
+    torch.testing.assert_close(one_frame, velocity_loss(moving[:, :, :1], None))
 
 
 class _KnownVelocities(torch.nn.Module):
@@ -272,8 +293,8 @@ class _KnownVelocities(torch.nn.Module):
 @pytest.mark.parametrize("strength", [0.0, 0.5, 1.0])
 def test_sampler_blends_text_guided_predictions_without_and_with_the_flow(cfg, strength):
     """One Euler step from t=1 to 0: x0 = noise - v, with v = (1 - s) (1 + cfg (3 - 1))
-    + s (1 + cfg (4 - 1) + c (9 - 4)), c = max(1, cfg / 3): the flow guided at the CFG scale,
-    the text on top at a third of it, and s alone weighs the branches. The null pass is
+    + s (1 + cfg (4 - 1) + c (9 - 4)), c = max(1, cfg / 4): the flow guided at the CFG scale,
+    the text on top at a quarter of it, and s alone weighs the branches. The null pass is
     shared: 2 passes at s = 0, 3 at s = 1, 4 between (one each without CFG)."""
     shape = (2, 4, 3, 2, 2)
     text, mask = torch.zeros(2, 1, 8), torch.ones(2, 1, dtype=torch.bool)
@@ -281,7 +302,7 @@ def test_sampler_blends_text_guided_predictions_without_and_with_the_flow(cfg, s
     model = _KnownVelocities()
     out = sample(model, shape, text, mask, 1, cfg, flow, strength, seed=3)
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(3))
-    text_scale = max(1.0, cfg / 3)
+    text_scale = max(1.0, cfg / 4)
     flow_branch = 1.0 + cfg * 3.0 + text_scale * 5.0
     expected = (1 - strength) * (1.0 + cfg * 2.0) + strength * flow_branch
     torch.testing.assert_close(out, noise - expected)

@@ -152,3 +152,17 @@ def test_untagged_latents_refuse_a_phase_that_trains_on_tags(params):
     assert "train.phase4" not in message
     params["encode"]["tagged_captions"] = True
     assert parse_config(params).train.phase2.tag_dropout == 0.5
+
+
+def test_a_temporal_weight_needs_two_latent_frames(params):
+    params["train"]["phase1"] = {**params["train"]["phase1"], "frames": 1, "temporal_weight": 1.0}
+    params["train"]["phase2"] = {**params["train"]["phase2"], "temporal_weight": 1.0}
+    with pytest.raises(ConfigError) as info:
+        parse_config(params)
+    message = str(info.value)
+    assert "train.phase1.temporal_weight: 1.0 weighs the change between latent frames" in message
+    assert "train.phase2.temporal_weight" not in message
+    params["train"]["phase1"]["temporal_weight"] = 0.0
+    with pytest.raises(ConfigError) as info:
+        parse_config(params)  # replay still reads phase 1's one-frame latents
+    assert "temporal_weight" not in str(info.value)

@@ -26,6 +26,7 @@ from aiprod.finetune.precompute import precompute_stage, read_meta
 from aiprod.finetune.stage import finetune_diffusers
 from aiprod.finetune.trainer import build_denoiser, load_spec, null_text, train_lora
 from aiprod.latents.batches import expand_window, latent_shards, training_collate
+from aiprod.nn.rectified_flow import LossWeights
 from aiprod.runtime import resolve
 from aiprod.shards.stream import Split, StreamBatches
 from aiprod.shards.writer import Sample, write_shards
@@ -234,6 +235,11 @@ def test_lora_training_lowers_the_loss_on_a_small_batch(bases, params, tmp_path)
         optimizer.step()
         losses.append(loss.item())
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    temporal = flow_matching_loss(
+        0.0, 0.0, 0.0, 0, shift, null_text(config.finetune.latents_dir), LossWeights(temporal=1.0)
+    )
+    with torch.no_grad():  # the base's loss takes the phases' weights: the change term adds
+        assert temporal(denoiser, batch).item() > loss_fn(denoiser, batch).item()
 
 
 def test_the_finetune_stage_writes_adapters_card_and_validation_videos(bases, params, tmp_path):

@@ -46,7 +46,7 @@ def test_one_step_takes_the_two_condition_guidance(cfg, strength):
     )
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     if strength > 0 and cfg != 1:  # v_null + cfg (v_null(flow) - v_null) + c (v(flow) - ...)
-        expected = 1.0 + cfg * (4.0 - 1.0) + max(1.0, cfg / 3) * (9.0 - 4.0)
+        expected = 1.0 + cfg * (4.0 - 1.0) + max(1.0, cfg / 4) * (9.0 - 4.0)
         calls = 3
     elif strength > 0:
         expected, calls = 9.0, 2  # without CFG: the text-and-flow prediction

@@ -103,7 +103,7 @@ def test_a_window_without_a_caption_trains_with_the_null_text():
 
     seen = {}
 
-    def model(latents, texts, flow, draw, frozen, motion_weight):
+    def model(latents, texts, flow, draw, frozen, weights):
         seen["drop_text"] = draw.drop_text.tolist()
         return torch.zeros(len(texts))
 

@@ -87,6 +87,11 @@ def cross_field_problems(config: AiprodConfig) -> list[str]:
                 f"{key}.frames: {latent_frames} latent frames do not fit the backbone "
                 f"(time patch {pt}, at most {max_t * pt})"
             )
+        if cfg.temporal_weight > 0 and latent_frames < 2:
+            problems.append(
+                f"{key}.temporal_weight: {cfg.temporal_weight} weighs the change between "
+                f"latent frames, and {cfg.frames} frames make one (use frames >= {1 + tf}, or 0)"
+            )
         if cfg.size // sf // ph > max_h:
             problems.append(
                 f"{key}.size: {cfg.size} px is beyond the backbone's learned positions "

@@ -90,6 +90,14 @@ class PhaseTrainConfig(_Section):
         "relative to its fastest cell): 0 = plain MSE; a small moving subject otherwise "
         "counts for a few cells of the loss",
     )
+    temporal_weight: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="weight of the velocity error's frame-to-frame change, added to the loss: "
+        "errors that differ between latent frames (wrong or wandering motion) cost more "
+        "than errors the frames share (0: the plain loss)",
+    )
 
 
 class TrainConfig(_Section):
@@ -227,6 +235,7 @@ class LoraTrainConfig(_Section):
     ema: float = Field(ge=0, lt=1)
     timestep_mean: float = Field(default=0.0, ge=-3, le=3)
     motion_weight: float = Field(default=0.0, ge=0, le=100)
+    temporal_weight: float = Field(default=0.0, ge=0, le=100)
 
 
 class LoraValidationConfig(_Section):

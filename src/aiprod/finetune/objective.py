@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from aiprod.latents.batches import LatentBatch
-from aiprod.nn.rectified_flow import seeded_draw
+from aiprod.nn.rectified_flow import PLAIN_LOSS, LossWeights, seeded_draw, velocity_loss
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,11 @@ def flow_matching_loss(  # noqa: ANN201 (a loss_fn factory)
     seed: int,
     shift: Callable[[torch.Tensor], torch.Tensor],
     null: NullText,
+    weights: LossWeights = PLAIN_LOSS,
 ):
+    """The loop's loss of a LatentBatch; `weights` as the aiprod backbone's (motion-weighted
+    cells, the error's frame-to-frame change)."""
+
     def loss_fn(model: torch.nn.Module, batch: LatentBatch) -> torch.Tensor:
         latents = batch.latents.float()
         draw = seeded_draw(
@@ -65,6 +69,6 @@ def flow_matching_loss(  # noqa: ANN201 (a loss_fn factory)
         hidden, mask = with_null_text(hidden, mask, draw.drop_text | uncaptioned, null)
         strength = (~draw.drop_flow).float()
         predicted = model(noisy, sigma, hidden, mask, batch.flow, strength)
-        return (predicted - (draw.noise - latents)).pow(2).mean()
+        return velocity_loss(predicted - (draw.noise - latents), batch.flow, weights).mean()
 
     return loss_fn

@@ -37,6 +37,7 @@ from aiprod.finetune.flow_encoder import FlowEncoder
 from aiprod.finetune.objective import NullText, flow_matching_loss
 from aiprod.finetune.precompute import NULL_TEXT, read_meta
 from aiprod.fsutil import atomic_write, fingerprint
+from aiprod.nn.rectified_flow import LossWeights
 from aiprod.runtime import Runtime
 from aiprod.shards.stream import listing
 from aiprod.train import distributed
@@ -192,7 +193,7 @@ def train_lora(
     shift = sigma_shift(scheduler_config(f.base_path), _sequence_length(meta, denoiser))
     loss_fn = flow_matching_loss(
         t.text_dropout, t.flow_dropout, t.timestep_mean, config.train.seed, shift,
-        null_text(f.latents_dir),
+        null_text(f.latents_dir), LossWeights(t.motion_weight, t.temporal_weight),
     )  # fmt: skip
     phases = trained_phases(config)
     total = t.steps * len(phases)

@@ -17,6 +17,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 
 from aiprod.config import AiprodConfig, FinetuneConfig
 from aiprod.fsutil import fingerprint
+from aiprod.nn.rectified_flow import LossWeights
 from aiprod.runtime import Runtime
 from aiprod.shards.stream import listing
 from aiprod.train.checkpoint import TrainState, resumable
@@ -122,7 +123,13 @@ def finetune_stage(
         with metrics(resumed is not None or phase != phases[0]) as log_metric:
             result = train(
                 model,
-                t2v_loss(t.text_dropout, t.flow_dropout, t.timestep_mean, 0, t.motion_weight),
+                t2v_loss(
+                    t.text_dropout,
+                    t.flow_dropout,
+                    t.timestep_mean,
+                    0,
+                    LossWeights(t.motion_weight, t.temporal_weight),
+                ),
                 data,
                 loop,
                 run_dir,

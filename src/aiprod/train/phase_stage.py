@@ -19,6 +19,7 @@ from aiprod.config import AiprodConfig
 from aiprod.fsutil import fingerprint
 from aiprod.latents.batches import expand_window, latent_shards, training_collate
 from aiprod.nn.presets import preset
+from aiprod.nn.rectified_flow import LossWeights
 from aiprod.runtime import Runtime
 from aiprod.shards.stream import StreamBatches, listing, sequential
 from aiprod.train.checkpoint import TrainState, resumable
@@ -182,7 +183,11 @@ def train_phase_stage(
         result = train(
             model,
             t2v_loss(
-                cfg.text_dropout, cfg.flow_dropout, cfg.timestep_mean, seed, cfg.motion_weight
+                cfg.text_dropout,
+                cfg.flow_dropout,
+                cfg.timestep_mean,
+                seed,
+                LossWeights(cfg.motion_weight, cfg.temporal_weight),
             ),
             data,
             loop,

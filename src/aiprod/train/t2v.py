@@ -21,7 +21,14 @@ from aiprod.latents.batches import LatentBatch, collate, reference_variant
 from aiprod.latents.format import LatentWindow
 from aiprod.nn.backbone import BackboneConfig, HybridBackbone
 from aiprod.nn.presets import preset
-from aiprod.nn.rectified_flow import Batch, TrainingDraw, per_sample_loss, seeded_draw
+from aiprod.nn.rectified_flow import (
+    PLAIN_LOSS,
+    Batch,
+    LossWeights,
+    TrainingDraw,
+    per_sample_loss,
+    seeded_draw,
+)
 from aiprod.nn.seeding import sample_generator
 from aiprod.nn.text import (
     ByteTextConfig,
@@ -87,12 +94,12 @@ class TextToVideo(nn.Module):
         flow: torch.Tensor | None,
         draw: TrainingDraw,
         frozen: object = None,
-        motion_weight: float = 0.0,
+        weights: LossWeights = PLAIN_LOSS,
     ) -> torch.Tensor:
         """Per-sample velocity loss for one training draw: (B,)."""
         batch = self.batch(latents, captions, flow, frozen)
         return per_sample_loss(
-            self.backbone, batch, draw.t, draw.noise, draw.drop_text, draw.drop_flow, motion_weight
+            self.backbone, batch, draw.t, draw.noise, draw.drop_text, draw.drop_flow, weights
         )
 
 
@@ -127,7 +134,7 @@ def t2v_loss(  # noqa: ANN201 (a loss_fn factory)
     flow_dropout: float,
     timestep_mean: float,
     seed: int,
-    motion_weight: float = 0.0,
+    weights: LossWeights = PLAIN_LOSS,
 ):
     """The loop's loss of a LatentBatch: timesteps, noise and dropout drawn per window from
     its ordinal."""
@@ -146,9 +153,7 @@ def t2v_loss(  # noqa: ANN201 (a loss_fn factory)
         if any(uncaptioned):  # a clip with no caption trains with the null text, as CFG's drops
             empty = torch.tensor(uncaptioned, device=draw.drop_text.device)
             draw = replace(draw, drop_text=draw.drop_text | empty)
-        return model(
-            batch.latents, batch.texts, batch.flow, draw, batch.frozen, motion_weight
-        ).mean()
+        return model(batch.latents, batch.texts, batch.flow, draw, batch.frozen, weights).mean()
 
     return loss_fn
 
