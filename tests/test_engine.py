@@ -122,6 +122,8 @@ def test_killed_score_resumes_without_redoing_finished_clips(prefect_server, par
 
 
 def test_a_cached_clip_whose_flow_file_was_lost_is_scored_again(prefect_server, small_config):
+    """Also a result record cut short (a kill while Prefect wrote it, not atomically): Prefect
+    reads it as missing, so that clip is scored again and its record written whole."""
     from flows.ingest import run as run_ingest
     from flows.score import run as run_score
     from flows.synth import synth_flow
@@ -134,10 +136,14 @@ def test_a_cached_clip_whose_flow_file_was_lost_is_scored_again(prefect_server, 
     flows[0].unlink()
     flows[1].write_bytes(b"overwritten by something else")
     (flows[0].parent / "gone-clip.npy").write_bytes(b"a clip no longer in the manifest")
+    records = sorted((Path(small_config.engine.cache_dir) / "score").iterdir())
+    whole = {p.name: p.stat().st_size for p in records}
+    records[2].write_bytes(records[2].read_bytes()[:40])
     run_score(small_config)
     assert Path(small_config.score.output).read_bytes() == table
     assert sorted(Path(small_config.score.flow_dir).glob("*.npy")) == flows
     assert flows[1].read_bytes().startswith(b"\x93NUMPY")
+    assert {p.name: p.stat().st_size for p in records} == whole
 
 
 def test_score_and_caption_keep_only_the_results_their_last_run_used(prefect_server, small_config):
