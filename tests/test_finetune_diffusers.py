@@ -4,6 +4,7 @@ precompute, LoRA + flow-encoder training, exact resume, and adapters a pipeline 
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -352,10 +353,17 @@ def test_two_ddp_ranks_train_the_adapters_as_one_process_with_both_batches(bases
         return out
 
     one, two = launch(1, batch=2), launch(2, batch=1)
+    losses = [json.loads((out / "losses.json").read_text()) for out in (one, two)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)  # every step's loss
     single, double = torch.load(one / "trainable.pt"), torch.load(two / "trainable.pt")
     assert single.keys() == double.keys()
     for key in single:
-        torch.testing.assert_close(single[key], double[key], rtol=1e-4, atol=2e-5, msg=key)
+        # AdamW divides by sqrt(v) + eps: a weight whose gradient is near eps (behind the flow
+        # encoder's zero-initialised output) turns float rounding into a visible step. Measured
+        # with temporal_weight 1: 1 of 110,592 weights 1.9e-4 apart at lr 0.01, the rest 1e-7.
+        close = torch.isclose(single[key], double[key], rtol=1e-4, atol=2e-5)
+        assert close.float().mean().item() >= 0.9999, key
+        torch.testing.assert_close(single[key], double[key], rtol=0, atol=1e-3, msg=key)
 
 
 def test_a_phase_without_windows_is_skipped_and_none_at_all_fails(bases, params, tmp_path):
