@@ -205,7 +205,7 @@ def test_read_back_ceiling_reads_the_evaluation_scenes_rendered_and_through_the_
     assert ceiling["scenes"] == 8 and set(ceiling) == {"rendered", "vae", "scenes"}
     assert ceiling["rendered"]["direction"] >= 0.75  # the flow reader works on real pixels
     for side in ("rendered", "vae"):
-        assert 0.0 <= ceiling[side]["colour"] <= 1.0 and 0.0 <= ceiling[side]["direction"] <= 1.0
+        assert all(0.0 <= ceiling[side][k] <= 1.0 for k in ("colour", "shape", "direction"))
         assert ceiling[side]["motion"]["videos"] == 8
     rendered = ceiling["rendered"]["motion"]
     assert rendered["median_angle_error_deg"] < 15 and rendered["within_45_deg"] >= 0.75

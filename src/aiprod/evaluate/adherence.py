@@ -67,7 +67,8 @@ def read_back_ceiling(
 ) -> dict:
     """How much of each prompt the readers recover from the evaluation scenes themselves,
     rendered, and after a pass through the VAE: the most a generated video (which the VAE
-    decodes) can score on colour and direction adherence. Read back as `adherence` reads."""
+    decodes) can score on colour, shape and direction adherence. Read back as `adherence`
+    reads."""
     ev = config.evaluate
     scenes = eval_scenes(ev.prompts_per_language, ev.seed)
     prompts = eval_prompts(ev.languages[:1], ev.prompts_per_language, ev.seed)  # same scenes
@@ -79,7 +80,7 @@ def read_back_ceiling(
         table = adherence(videos, prompts, classifier)
         shares = {
             k: round(float((table[k] == table[f"read_{k}"]).mean()), 4)
-            for k in ("colour", "direction")
+            for k in ("colour", "shape", "direction")
         }
         return {**shares, "motion": motion_summary(table)}
 
