@@ -70,14 +70,15 @@ def velocity_loss(
 ) -> torch.Tensor:
     """(B,) loss of a velocity error (B, C, T, H, W): the (motion-weighted) mean square,
     plus `weights.temporal` x the mean square of its frame-to-frame change."""
-    squared = error.float().square()
+    error = error.float()
+    squared = error.square()
     if weights.motion == 0.0 or flow is None:
         loss = squared.mean(dim=(1, 2, 3, 4))
     else:
         weight = motion_weights(flow, tuple(error.shape[2:]), weights.motion).expand_as(squared)
         loss = (squared * weight).sum(dim=(1, 2, 3, 4)) / weight.sum(dim=(1, 2, 3, 4))
     if weights.temporal > 0.0 and error.shape[2] > 1:
-        change = error[:, :, 1:].float() - error[:, :, :-1].float()
+        change = error[:, :, 1:] - error[:, :, :-1]
         loss = loss + weights.temporal * change.square().mean(dim=(1, 2, 3, 4))
     return loss
 
@@ -98,7 +99,7 @@ def per_sample_loss(
     tt = t.view(-1, 1, 1, 1, 1).to(x0.dtype)
     noisy = (1 - tt) * x0 + tt * noise
     velocity = model(noisy, t, batch.text, batch.text_mask, batch.flow, drop_text, drop_flow)
-    return velocity_loss(velocity.float() - (noise - x0).float(), batch.flow, weights)
+    return velocity_loss(velocity.float() - (noise - x0), batch.flow, weights)
 
 
 @dataclass
