@@ -102,7 +102,8 @@ def small_training(data: dict, root: Path) -> None:
         sweep_prompts=2,
     )
     data["finetune"].update(
-        checkpoint=str(root / "models" / "phase5" / "model.pt"),
+        base_path=str(root / "models" / "phase5" / "model.pt"),
+        hard_examples=str(root / "mining"),
         latents_dir=str(root / "lora_latents"),
         out_dir=str(root / "models" / "lora"),
         metrics=str(root / "reports" / "finetune.json"),

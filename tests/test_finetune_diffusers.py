@@ -65,9 +65,15 @@ def test_a_missing_or_mismatched_base_folder_fails_naming_the_key(bases, tmp_pat
     assert check_base_path("wan", bases["wan"]).pipeline == "WanPipeline"
 
 
-def test_a_base_path_is_required_for_a_diffusers_base(params):
-    params["finetune"]["base"] = "wan"
-    with pytest.raises(ConfigError, match="finetune.base_path: must name a local diffusers"):
+def test_a_base_path_is_required_for_every_base_and_the_old_key_is_named(params):
+    params["finetune"].update(base="wan", base_path="")
+    with pytest.raises(ConfigError, match="finetune.base_path: .*a local diffusers folder when"):
+        parse_config(params)
+    params["finetune"]["base"] = "aiprod"
+    with pytest.raises(ConfigError, match="finetune.base_path: .*a text-to-video model.pt when"):
+        parse_config(params)
+    params["finetune"].update(base_path="models/phase5/model.pt", checkpoint="models/x.pt")
+    with pytest.raises(ConfigError, match="finetune.checkpoint was renamed finetune.base_path"):
         parse_config(params)
 
 
@@ -120,7 +126,7 @@ def pixel_shards(root):
 def short_path_config(params, tmp_path, base, base_path, **train):
     pixel_shards(tmp_path)
     params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=0.0)
-    params["mine"]["out_dir"] = str(tmp_path / "mining")
+    params["finetune"]["hard_examples"] = str(tmp_path / "mining")
     params["encode"].update(batch_size=2)
     params["train"].update(checkpoint_every=2)
     params["finetune"].update(
@@ -380,3 +386,4 @@ def test_a_phase_without_windows_is_skipped_and_none_at_all_fails(bases, params,
     )
     with pytest.raises(ValueError, match=r"finetune.phases: none of \[3\] has a precomputed"):
         trained_phases(empty)
+

@@ -17,7 +17,8 @@ from aiprod.train.t2v import ModelSpec, load_model, save_model, t2v_loss
 
 CFG = FinetuneConfig.model_validate(
     {
-        "checkpoint": "unused",
+        "base_path": "unused",
+        "hard_examples": "unused",
         "latents_dir": "unused",
         "out_dir": "unused",
         "rank": 4,

@@ -38,18 +38,6 @@ def _required_when(key: str, value: object, what: str):  # noqa: ANN202 (a valid
     return classmethod(check)
 
 
-def _required_when_not(key: str, value: object, what: str):  # noqa: ANN202 (a validator factory)
-    """A validator: this path must be given unless the (already validated) `key` is `value`."""
-
-    def check(cls: type, path: str, info: ValidationInfo) -> str:
-        chosen = info.data.get(key)
-        if chosen is not None and chosen != value and not path:
-            raise ValueError(f"must name {what} when {key}: {chosen}")
-        return path
-
-    return classmethod(check)
-
-
 class _Parallel(_Section):
     """A section that fans work out: `concurrency` 0 means one worker per CPU core."""
 

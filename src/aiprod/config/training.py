@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from aiprod.config.base import _required_when, _required_when_not, _Section
+from aiprod.config.base import _required_when, _Section
 
 
 class TrainVAEConfig(_Section):
@@ -256,9 +256,15 @@ class FinetuneConfig(_Section):
 
     base: Literal["aiprod", "ltx-video", "wan", "ltx-2"] = "aiprod"
     base_path: str = Field(
-        default="", description="the base's folder in diffusers layout (not for aiprod)"
+        description="the weights adapted: base aiprod, a text-to-video model.pt; a diffusers "
+        "base, its folder in diffusers layout. The one DVC dependency on the base, so a "
+        "diffusers base never waits on AIPROD's own training",
     )
-    checkpoint: str = Field(min_length=1, description="base aiprod: the model.pt to adapt")
+    hard_examples: str = Field(
+        min_length=1,
+        description="folder of mining tables (phaseK/hard.parquet): phase K also trains on "
+        "the clips carried out of phase K - 1; a folder without them carries none",
+    )
     latents_dir: str = Field(min_length=1, description="the base's precomputed latent shards")
     out_dir: str = Field(min_length=1)
     metrics: str = Field(default="reports/finetune.json", min_length=1)
@@ -285,9 +291,23 @@ class FinetuneConfig(_Section):
     train: LoraTrainConfig
     validation: LoraValidationConfig = LoraValidationConfig()
 
-    _path_for_base = field_validator("base_path")(
-        _required_when_not("base", "aiprod", "a local diffusers folder of the base model")
-    )
+    @field_validator("base_path")
+    @classmethod
+    def _names_the_weights(cls, path: str, info: ValidationInfo) -> str:
+        if not path:
+            base = info.data.get("base")
+            what = "a text-to-video model.pt" if base == "aiprod" else "a local diffusers folder"
+            raise ValueError(f"must name the weights to adapt: {what} when base: {base}")
+        return path
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        if isinstance(data, dict) and "checkpoint" in data:
+            raise ValueError(
+                "finetune.checkpoint was renamed finetune.base_path (the model.pt to adapt)"
+            )
+        return data
 
     @field_validator("phases")
     @classmethod

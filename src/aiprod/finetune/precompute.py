@@ -52,11 +52,11 @@ def bucket_spec(config: AiprodConfig) -> BucketSpec:
 
 def phase_clips(config: AiprodConfig, phase: int, spec: BucketSpec) -> list:
     """Phase K's training clips (the held-out ones never), and the clips mining carried out
-    of phase K - 1 when its table exists."""
+    of phase K - 1 when `finetune.hard_examples` holds its table."""
     share = config.shards.holdout_share
     window = _any_window(spec)
     shards = pixel_shards(phase_dirs(config.shards.dir, [phase]), window, share, holdout=False)
-    hard = Path(config.mine.out_dir) / f"phase{phase - 1}" / "hard.parquet"
+    hard = Path(config.finetune.hard_examples) / f"phase{phase - 1}" / "hard.parquet"
     if phase > 1 and hard.is_file():
         table = pd.read_parquet(hard)
         carried = set(table.loc[table["carried"], "clip_id"])
@@ -161,11 +161,12 @@ def aiprod_encoder(config: AiprodConfig, runtime: Runtime) -> BaseEncoder:
     from aiprod.train.checkpoint import load_payload
     from aiprod.train.codec import load_codec, resolve_vae
 
-    payload = load_payload(config.finetune.checkpoint, "finetune.checkpoint: the model to adapt")
-    vae_file = resolve_vae(config.finetune.checkpoint, payload)
+    path = config.finetune.base_path
+    payload = load_payload(path, "finetune.base_path: the model to adapt")
+    vae_file = resolve_vae(path, payload)
     codec = load_codec(vae_file).to(runtime.device)
     frozen = frozen_text(config, runtime)
-    identity = {"vae_sha256": sha256_file(vae_file), "checkpoint": config.finetune.checkpoint}
+    identity = {"vae_sha256": sha256_file(vae_file), "base_path": path}
     return BaseEncoder(codec, TextMemo(frozen) if frozen else None, identity, runtime)
 
 

@@ -97,11 +97,11 @@ def finetune_stage(
 
     check_finetune(config)
     cfg = config.finetune
-    model, payload = load_model(cfg.checkpoint)
+    model, payload = load_model(cfg.base_path)
     encoded_by = read_meta(cfg.latents_dir).get("vae_sha256")
     if payload.get("vae_sha256") and encoded_by and encoded_by != payload["vae_sha256"]:
         raise ValueError(
-            f"finetune.checkpoint: {cfg.checkpoint} was trained with another VAE than the one "
+            f"finetune.base_path: {cfg.base_path} was trained with another VAE than the one "
             f"that encoded {cfg.latents_dir} (run the lora_precompute stage again)"
         )
     t = cfg.train
@@ -114,7 +114,7 @@ def finetune_stage(
         folders = bucket_folders(cfg.latents_dir, phase)
         # what this phase trains on: a checkpoint of other settings or data is not resumed
         previous = fingerprint(
-            [cfg.model_dump(), listing(folders), phase, previous], [cfg.checkpoint]
+            [cfg.model_dump(), listing(folders), phase, previous], [cfg.base_path]
         )
         loop = phase_loop(t, 0, config.train.checkpoint_every, fingerprint=previous)
         run_dir = out_dir / "run" / f"phase{phase}"
@@ -145,8 +145,8 @@ def finetune_stage(
     spec = ModelSpec(**payload["spec"])
     info = {k: v for k, v in payload.items() if k not in ("spec", "state_dict")}
     target = out_dir / MERGED_FILE
-    info.update(vae_reference(resolve_vae(cfg.checkpoint, payload), target))
-    save_model(target, merged(tuned).eval(), spec, **info, lora_of=cfg.checkpoint)
+    info.update(vae_reference(resolve_vae(cfg.base_path, payload), target))
+    save_model(target, merged(tuned).eval(), spec, **info, lora_of=cfg.base_path)
     steps = len(phases) * t.steps
     validation = [validation_videos(config, target, runtime, out_dir, steps)]
     last = result.state.last_loss
@@ -165,7 +165,7 @@ def finetune_stage(
     }
     facts = {
         "base": "aiprod",
-        "checkpoint": cfg.checkpoint,
+        "base_path": cfg.base_path,
         "data_sha256": data_hash(cfg.latents_dir),
         **{k: metrics[k] for k in ("phases", "steps", "first_loss", "final_loss")},
         "rank": cfg.rank,
