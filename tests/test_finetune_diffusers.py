@@ -27,9 +27,10 @@ from aiprod.finetune.precompute import precompute_stage, read_meta
 from aiprod.finetune.stage import finetune_diffusers
 from aiprod.finetune.trainer import build_denoiser, load_spec, null_text, train_lora
 from aiprod.latents.batches import expand_window, latent_shards, training_collate
+from aiprod.latents.mirror import MIRRORED_KEY
 from aiprod.nn.rectified_flow import LossWeights
 from aiprod.runtime import resolve
-from aiprod.shards.stream import Split, StreamBatches
+from aiprod.shards.stream import Split, StreamBatches, sequential
 from aiprod.shards.writer import Sample, write_shards
 
 SAVERS = {"ltx-video": save_tiny_ltx_video, "wan": save_tiny_wan, "ltx-2": save_tiny_ltx2}
@@ -106,14 +107,15 @@ def test_bucket_batches_resume_at_any_position_with_the_same_batches(tmp_path):
     assert len({data.bucket_at(i) for i in range(12)}) == 2  # both buckets are drawn
 
 
-def pixel_shards(root):
-    """Two landscape and two portrait clips in phase 5, one source each."""
+def pixel_shards(root, caption="a red circle moves left"):
+    """Two landscape and two portrait clips in phase 5, one source each. The default caption
+    says "left" outside the vocabulary's terms, so it is never mirrored."""
     samples = []
     for i, size in enumerate([(96, 64), (96, 64), (64, 96), (64, 96)]):
         clip = make_video(root / f"v{i}.mp4", frames=24, size=size, seed=i)
         meta = {
             "clip_id": f"clip{i}",
-            "captions": {"en": "a red circle moves left", "fr": "un carré bleu"},
+            "captions": {"en": caption, "fr": "un carré bleu"},
             "tags": {"keys": [], "terms": {}},
             "clip": {"frames": 24},
             "lineage": {"source_sha256": f"source{i}"},
@@ -123,8 +125,8 @@ def pixel_shards(root):
     write_shards(samples, root / "shards" / "phase5", 2, 10**9)
 
 
-def short_path_config(params, tmp_path, base, base_path, **train):
-    pixel_shards(tmp_path)
+def short_path_config(params, tmp_path, base, base_path, caption=None, **train):
+    pixel_shards(tmp_path, *[caption] if caption else [])
     params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=0.0)
     params["finetune"]["hard_examples"] = str(tmp_path / "mining")
     params["encode"].update(batch_size=2)
@@ -387,3 +389,27 @@ def test_a_phase_without_windows_is_skipped_and_none_at_all_fails(bases, params,
     with pytest.raises(ValueError, match=r"finetune.phases: none of \[3\] has a precomputed"):
         trained_phases(empty)
 
+
+def test_precompute_adds_each_windows_mirror_with_its_side_words_and_flow_swapped(
+    bases, params, tmp_path
+):
+    caption = "a red circle moves to the left"
+    config = short_path_config(params, tmp_path, "wan", bases["wan"], caption=caption)
+    assert config.encode.mirror  # the demo's setting
+    meta = precompute_stage(config, runtime())
+    assert meta["mirror"] and meta["windows"] == {"phase5": {"32x64x9": 8, "64x32x9": 8}}
+    folder = tmp_path / "lora_latents" / "phase5" / "64x32x9"
+    windows = {w.key: w for w in sequential(latent_shards([folder]), expand_window)}
+    originals = [k for k in windows if not k.endswith(MIRRORED_KEY)]
+    assert len(originals) == 4
+    for key in originals:
+        plain, mirrored = windows[key], windows[key + MIRRORED_KEY]
+        texts = {t["language"]: t["text"] for t in mirrored.texts}
+        assert texts["en"] == "a red circle moves to the right"
+        flipped = plain.flow[..., ::-1].astype(np.float32) * np.array([-1, 1]).reshape(2, 1, 1, 1)
+        assert np.allclose(mirrored.flow.astype(np.float32), flipped, atol=1e-2)
+        assert not np.allclose(mirrored.latent, plain.latent)
+
+    params["encode"]["mirror"] = False
+    off = short_path_config(params, tmp_path / "off", "wan", bases["wan"], caption=caption)
+    assert precompute_stage(off, runtime())["windows"]["phase5"] == {"32x64x9": 4, "64x32x9": 4}

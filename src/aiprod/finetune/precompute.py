@@ -2,7 +2,8 @@
 and text encoder into latent shards, one folder per bucket.
 
 `<finetune.latents_dir>/phaseK/<W>x<H>x<F>/` holds phase K's training windows of that bucket
-(plus, for K > 1, the clips mining carried out of phase K - 1), in the latent-shard format
+(plus, for K > 1, the clips mining carried out of phase K - 1; with `encode.mirror`, each
+followed by its mirror image), in the latent-shard format
 the `encode` stage writes (`aiprod.latents.format`), by the same code
 (`aiprod.latents.encode.encode_batch`). `meta.json` records the base, the buckets, the window
 counts, and, for a frozen text encoder, the empty prompt's features (text dropout and CFG's
@@ -23,6 +24,7 @@ from aiprod.config import AiprodConfig
 from aiprod.finetune.buckets import Bucket, BucketSpec, bucket_windows
 from aiprod.fsutil import sha256_file, write_json
 from aiprod.latents.encode import TextMemo, encode_batch
+from aiprod.latents.mirror import mirror_window
 from aiprod.runtime import Runtime
 from aiprod.shards.stream import sequential
 from aiprod.shards.writer import ShardSink
@@ -76,6 +78,17 @@ def _any_window(spec: BucketSpec) -> object:
     return WindowSpec(shortest, 0, 1, spec.frame_step, spec.flow_stride)
 
 
+def with_bucket_mirrors(
+    pairs: Iterable[tuple[Bucket, PixelWindow]],
+) -> Iterator[tuple[Bucket, PixelWindow]]:
+    """Each window, then its mirror image in the same bucket where its captions allow one
+    (`encode.mirror`, as the `encode` stage does for AIPROD's phases)."""
+    for bucket, window in pairs:
+        yield bucket, window
+        if (mirrored := mirror_window(window)) is not None:
+            yield bucket, mirrored
+
+
 def bucketed_latents(
     pairs: Iterable[tuple[Bucket, PixelWindow]], encoder: BaseEncoder, phase: int, batch: int
 ) -> Iterator[tuple[Bucket, object]]:
@@ -104,6 +117,8 @@ def precompute_phase(config: AiprodConfig, phase: int, encoder: BaseEncoder) -> 
     spec = bucket_spec(config)
     out = Path(config.finetune.latents_dir) / f"phase{phase}"
     pairs = sequential(phase_clips(config, phase, spec), lambda raw: bucket_windows(raw, spec))
+    if config.encode.mirror:
+        pairs = with_bucket_mirrors(pairs)
     sinks: dict[Bucket, ShardSink] = {}
     for bucket, latent in bucketed_latents(pairs, encoder, phase, config.encode.batch_size):
         if bucket not in sinks:
@@ -139,6 +154,7 @@ def precompute(config: AiprodConfig, encoder: BaseEncoder) -> dict:
         "temporal_factor": encoder.codec.temporal_factor,
         "spatial_factor": encoder.codec.spatial_factor,
         "flow_stride": config.score.flow.stride,
+        "mirror": config.encode.mirror,
         "windows": counts,
     }
     write_json(out_dir / META_FILE, meta)
