@@ -345,3 +345,44 @@ def test_frechet_distance_in_one_dimension():
     a, b = np.array([[0.0], [2.0]]), np.array([[1.0], [3.0]])
     # means 1 and 2, variances 2 and 2: (1 - 2)^2 + 2 + 2 - 2 * sqrt(2 * 2) = 1
     assert feature_distance(a, b) == pytest.approx(1.0)
+
+
+def test_the_fvd_floor_draws_training_clips_of_each_phase_as_the_held_out_set_holds(
+    params, tmp_path
+):
+    from collections import Counter
+
+    from conftest import make_video
+
+    from aiprod.config import parse_config
+    from aiprod.evaluate.fvd import matched_train_windows
+    from aiprod.latents.stage import phase_windows
+    from aiprod.shards.stream import sequential
+    from aiprod.shards.writer import Sample, write_shards
+    from aiprod.train.data import phase_dirs, pixel_shards, pixel_windows
+
+    for phase in (1, 3):
+        samples = []
+        for i in range(8):
+            clip = make_video(tmp_path / f"p{phase}_{i}.mp4", frames=24, size=(64, 64), seed=i)
+            meta = {
+                "clip_id": f"p{phase}c{i}",
+                "phase": phase,
+                "captions": {"en": "x"},
+                "clip": {"frames": 24},
+                "lineage": {"source_sha256": f"source{phase}{i}"},
+            }
+            flow = np.zeros((12, 2, 16, 16), np.float16)
+            samples.append(Sample(f"p{phase}c{i}", clip.read_bytes(), meta, flow))
+        write_shards(samples, tmp_path / "shards" / f"phase{phase}", 4, 10**9)
+    params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=0.5)
+    config = parse_config(params)
+    spec = phase_windows(config, 5, 1)
+    held = pixel_shards(phase_dirs(config.shards.dir, [1, 3]), spec, 0.5, holdout=True)
+    held_keys = {w.key for w in sequential(held, lambda raw: pixel_windows(raw, spec))}
+    assert 0 < len(held_keys) < 16  # both sides of the split are there to be told apart
+
+    floor = list(matched_train_windows(config, Counter({1: 2, 3: 3})))
+    assert Counter(w.meta["phase"] for w in floor) == {1: 2, 3: 3}
+    assert not {w.key for w in floor} & held_keys
+    assert floor[0].as_float().shape == (3, spec.frames, spec.size, spec.size)

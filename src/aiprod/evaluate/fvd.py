@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from aiprod.evaluate.sampling import BATCH, generate_batched
 from aiprod.generate import VideoGenerator
 from aiprod.latents.stage import phase_windows
 from aiprod.shards.stream import sequential
-from aiprod.train.data import phase_dirs, pixel_shards, pixel_windows
+from aiprod.train.data import PixelWindow, phase_dirs, pixel_shards, pixel_windows
 
 
 def _features(extractor: Extractor, videos: Iterator[torch.Tensor]) -> np.ndarray:
@@ -47,6 +48,8 @@ class RealSet:
     dims: int
     feature_dims: int
     frames: int
+    # held-out clips per curriculum phase: the floor draws as many training clips of each
+    phases: Counter[int] = field(default_factory=Counter)
 
     def project(self, features: np.ndarray) -> np.ndarray:
         return features @ self.basis if self.basis is not None and len(features) else features
@@ -71,12 +74,14 @@ def real_set(generator: VideoGenerator, config: AiprodConfig) -> RealSet:
         generator.runtime.device,
     )
     captions: list[str] = []
+    phases: Counter[int] = Counter()
     frames = 0
 
     def real() -> Iterator[torch.Tensor]:
         nonlocal frames
         for h in held_out(config, ev.fvd_videos):
             captions.append(h.caption)
+            phases[h.phase or 5] += 1
             frames = int(h.video.shape[1])
             yield h.video
 
@@ -85,7 +90,9 @@ def real_set(generator: VideoGenerator, config: AiprodConfig) -> RealSet:
     dims = full_rank_dims(features.shape[1], *([n] if n >= 2 else [0]))
     basis = principal_basis(features, dims) if n >= 2 else None
     projected = features @ basis if basis is not None else features
-    return RealSet(extractor, captions, projected, basis, dims, int(features.shape[1]), frames)
+    return RealSet(
+        extractor, captions, projected, basis, dims, int(features.shape[1]), frames, phases
+    )
 
 
 def generated_batches(
@@ -108,14 +115,8 @@ def fvd_metrics(generator: VideoGenerator, config: AiprodConfig, real: RealSet) 
     held-out ones (the floor), every side streamed in batches. A distance needs two videos
     on each side; with fewer (a tiny corpus) it is null."""
     fvd = real.fvd(generated_batches(generator, real, config))
-    spec = phase_windows(config, 5, 1)
-    train_shards = pixel_shards(
-        phase_dirs(config.shards.dir, [5]), spec, config.shards.holdout_share, holdout=False
-    )
-    train_windows = (
-        w.as_float() for w in sequential(train_shards, lambda raw: pixel_windows(raw, spec))
-    )
-    floor = _features(real.extractor, _batched(islice(train_windows, len(real.captions))))
+    train = (w.as_float() for w in matched_train_windows(config, real.phases))
+    floor = _features(real.extractor, _batched(train))
     return {
         "extractor": real.extractor.name,
         "fvd": fvd,
@@ -127,6 +128,18 @@ def fvd_metrics(generator: VideoGenerator, config: AiprodConfig, real: RealSet) 
         "fit_dims": real.dims,  # principal components of the real features the Gaussians are fit in
         "frames_per_video": real.frames,
     }
+
+
+def matched_train_windows(config: AiprodConfig, phases: Counter[int]) -> Iterator[PixelWindow]:
+    """Training clips (never held out) of each phase, as many as the held-out set holds of
+    it, cut as the held-out windows are: the floor compares like with like, so it shows
+    what FVD reads between two real sets of this size, not the gap between phases."""
+    spec = phase_windows(config, 5, 1)
+    share = config.shards.holdout_share
+    for phase, count in sorted(phases.items()):
+        shards = pixel_shards(phase_dirs(config.shards.dir, [phase]), spec, share, holdout=False)
+        windows = sequential(shards, lambda raw: pixel_windows(raw, spec))
+        yield from islice(windows, count)
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float | None:

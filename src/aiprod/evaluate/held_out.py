@@ -31,6 +31,7 @@ class HeldOut:
     guide: torch.Tensor  # (2, P, h, w) at the latent grid
     flow: np.ndarray  # (P, 2, H, W) px/frame at the stored size
     video: torch.Tensor  # (3, T, H, W) in [-1, 1]
+    phase: int | None = None  # the curriculum phase whose shards hold the clip
 
 
 def held_out(config: AiprodConfig, limit: int) -> Iterator[HeldOut]:
@@ -62,6 +63,7 @@ def held_out(config: AiprodConfig, limit: int) -> Iterator[HeldOut]:
             torch.from_numpy(latent.flow.astype(np.float32)),
             first_fields(pixel.flow, pairs),
             pixel.as_float(),
+            pixel.meta.get("phase"),
         )
 
 
