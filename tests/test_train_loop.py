@@ -97,3 +97,19 @@ def test_gradient_accumulation_equals_the_larger_batch(tmp_path):
     torch.testing.assert_close(torch.tensor(two.losses), torch.tensor(one.losses))
     for a, b in zip(two.averaged.parameters(), one.averaged.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_the_same_weights_saved_twice_write_the_same_bytes(tmp_path):
+    """DVC hashes model files: a re-run that trains the same weights must not look changed
+    (saved to a path, torch names the archive's folder after the file, and atomic writes go
+    through a randomly named temporary file)."""
+    from aiprod.fsutil import save_torch
+
+    payload = {"state_dict": HybridBackbone(tiny_backbone()).state_dict(), "step": 3}
+    first = save_torch(tmp_path / "a" / "model.pt", payload)
+    second = save_torch(tmp_path / "b" / "model.pt", payload)
+    assert first.read_bytes() == second.read_bytes()
+    loaded = torch.load(first, weights_only=False)
+    assert loaded["step"] == 3
+    assert all(torch.equal(loaded["state_dict"][k], v) for k, v in payload["state_dict"].items())
+    assert not list(first.parent.glob(".*"))  # no temporary file left beside it

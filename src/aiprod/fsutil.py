@@ -32,6 +32,19 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def save_torch(path: str | Path, payload: Any) -> Path:
+    """Atomically `torch.save` `payload`: the same payload writes the same bytes, so DVC sees
+    an unchanged output as unchanged. Saved to a path, torch names the zip's folder after
+    the file, and the temporary name's random part made every save differ."""
+    import torch
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as file:
+            torch.save(payload, file)
+
+    return atomic_write(path, write)
+
+
 def write_json(path: str | Path, data: Any) -> Path:
     """Atomically write `data` as pretty, key-sorted, UTF-8 JSON (stable bytes for DVC)."""
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -25,7 +25,7 @@ from torch import nn
 from aiprod.config import ClassifierConfig, ShardConfig
 from aiprod.curation.truth import clip_segment
 from aiprod.evaluate.prompts import eval_scenes
-from aiprod.fsutil import atomic_write
+from aiprod.fsutil import save_torch
 from aiprod.runtime import Runtime
 from aiprod.synth.render import render_scene
 from aiprod.synth.world import COLOURS, SHAPES, SceneSpec, sample_scene
@@ -246,7 +246,7 @@ def predict(
 def save_classifier(path: Path, model: ShapesClassifier, cfg: ClassifierConfig) -> Path:
     weights = {k: v.cpu() for k, v in model.state_dict().items()}
     payload = {"width": model.width, "state_dict": weights, "config": cfg.model_dump()}
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    return save_torch(path, payload)
 
 
 def load_classifier(path: str | Path) -> ShapesClassifier:

@@ -36,7 +36,7 @@ from aiprod.finetune.diffusers_model import (
 from aiprod.finetune.flow_encoder import FlowEncoder
 from aiprod.finetune.objective import NullText, flow_matching_loss
 from aiprod.finetune.precompute import NULL_TEXT, read_meta
-from aiprod.fsutil import atomic_write, fingerprint
+from aiprod.fsutil import fingerprint, save_torch
 from aiprod.nn.rectified_flow import LossWeights
 from aiprod.runtime import Runtime
 from aiprod.shards.stream import listing
@@ -230,7 +230,7 @@ def train_lora(
             main = runtime.ranks.main
             if main and (step % config.train.checkpoint_every == 0 or step % t.steps == 0):
                 state = opt.state(run_id, step, split.streams, mean)
-                atomic_write(ckpt, lambda tmp, state=state: torch.save(state, tmp))
+                save_torch(ckpt, state)
             every = f.validation.every
             if validate and main and ((every and step % every == 0) or step == total):
                 run.validations.append(validate(step, model))

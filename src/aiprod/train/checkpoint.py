@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aiprod.fsutil import atomic_write
+from aiprod.fsutil import atomic_write, save_torch
 from aiprod.train import distributed
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def save_checkpoint(
             "scaler": scaler.state_dict(),
             "rng": rngs,
         }
-        atomic_write(folder / STATE_FILE, lambda tmp: torch.save(sidecar, tmp))
+        save_torch(folder / STATE_FILE, sidecar)
         atomic_write(root / LATEST, lambda tmp: tmp.write_text(folder.name, encoding="utf-8"))
         for old in root.glob("step-*"):
             if old != folder:

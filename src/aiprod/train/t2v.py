@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from aiprod.fsutil import atomic_write
+from aiprod.fsutil import save_torch
 from aiprod.latents.batches import LatentBatch, collate, reference_variant
 from aiprod.latents.format import LatentWindow
 from aiprod.nn.backbone import BackboneConfig, HybridBackbone
@@ -114,7 +114,7 @@ def save_model(path: Path, model: TextToVideo, spec: ModelSpec, **info: object) 
     """Weights (on the CPU) + spec (+ what else is worth knowing: frames, VAE reference)."""
     weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"spec": asdict(spec), "state_dict": weights, **info}
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    return save_torch(path, payload)
 
 
 def load_model(path: str | Path) -> tuple[TextToVideo, dict]:

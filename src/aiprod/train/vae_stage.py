@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from aiprod.config import AiprodConfig
-from aiprod.fsutil import atomic_write, fingerprint
+from aiprod.fsutil import atomic_write, fingerprint, save_torch
 from aiprod.nn.presets import preset
 from aiprod.nn.seeding import seeded_normal
 from aiprod.nn.vae import VideoVAE
@@ -190,7 +190,7 @@ def train_vae_stage(
         "latent_mean": mean,
         "latent_std": std,
     }
-    atomic_write(out_dir / MODEL_FILE, lambda tmp: torch.save(payload, tmp))
+    save_torch(out_dir / MODEL_FILE, payload)
     first = next(video_batches(held_shards, held_spec, 4), None)
     if first is not None:
         save_reconstructions(out_dir / "reconstructions.png", averaged, first, runtime)
