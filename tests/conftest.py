@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from aiprod.config import AiprodConfig, parse_config
+from aiprod.shards.writer import Sample
 from aiprod.video.ffmpeg import write_h264
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +116,30 @@ def small_training(data: dict, root: Path) -> None:
 @pytest.fixture
 def small_config(params: dict, tmp_path: Path) -> AiprodConfig:
     return parse_config(small_params(params, tmp_path))
+
+
+def clip_sample(
+    path: Path,
+    clip_id: str,
+    captions: dict,
+    flow: np.ndarray,
+    source: str,
+    size: tuple[int, int] = (64, 64),
+    frames: int = 24,
+    seed: int = 0,
+    **meta: object,
+) -> Sample:
+    """A pixel-shard sample as the shards stage writes one: a test clip rendered to `path`,
+    its sidecar (id, captions, frame count, source hash: the held-out split's key) and flow."""
+    clip = make_video(path, frames=frames, size=size, seed=seed)
+    sidecar = {
+        "clip_id": clip_id,
+        "captions": captions,
+        "clip": {"frames": frames},
+        "lineage": {"source_sha256": source},
+        **meta,
+    }
+    return Sample(clip_id, clip.read_bytes(), sidecar, flow)
 
 
 def make_video(

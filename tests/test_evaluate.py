@@ -352,28 +352,22 @@ def test_the_fvd_floor_draws_training_clips_of_each_phase_as_the_held_out_set_ho
 ):
     from collections import Counter
 
-    from conftest import make_video
+    from conftest import clip_sample
 
     from aiprod.config import parse_config
     from aiprod.evaluate.fvd import matched_train_windows
     from aiprod.latents.stage import phase_windows
     from aiprod.shards.stream import sequential
-    from aiprod.shards.writer import Sample, write_shards
+    from aiprod.shards.writer import write_shards
     from aiprod.train.data import phase_dirs, pixel_shards, pixel_windows
 
     for phase in (1, 3):
-        samples = []
-        for i in range(8):
-            clip = make_video(tmp_path / f"p{phase}_{i}.mp4", frames=24, size=(64, 64), seed=i)
-            meta = {
-                "clip_id": f"p{phase}c{i}",
-                "phase": phase,
-                "captions": {"en": "x"},
-                "clip": {"frames": 24},
-                "lineage": {"source_sha256": f"source{phase}{i}"},
-            }
-            flow = np.zeros((12, 2, 16, 16), np.float16)
-            samples.append(Sample(f"p{phase}c{i}", clip.read_bytes(), meta, flow))
+        flow = np.zeros((12, 2, 16, 16), np.float16)
+        samples = [
+            clip_sample(tmp_path / f"p{phase}_{i}.mp4", f"p{phase}c{i}", {"en": "x"}, flow,
+                        f"source{phase}{i}", seed=i, phase=phase)
+            for i in range(8)
+        ]  # fmt: skip
         write_shards(samples, tmp_path / "shards" / f"phase{phase}", 4, 10**9)
     params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=0.5)
     config = parse_config(params)

@@ -1,6 +1,7 @@
 """The short path on diffusers bases (tiny random LTX-Video and Wan 2.1 pipelines saved with
-`save_pretrained` and loaded through `finetune.base_path`): the folder check, buckets,
-precompute, LoRA + flow-encoder training, exact resume, and adapters a pipeline loads."""
+`save_pretrained` and loaded through `finetune.base_path`): the folder check, precompute,
+LoRA + flow-encoder training, exact resume, and adapters a pipeline loads. Buckets and
+precompute's details: test_finetune_data.py."""
 
 from __future__ import annotations
 
@@ -11,13 +12,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_video
+from short_path_support import runtime, short_path_config
 from tiny_diffusers import save_tiny_ltx2, save_tiny_ltx_video, save_tiny_wan
-from tiny_models import save_tiny_latents
 
-from aiprod.config import ConfigError, RuntimeConfig, parse_config
+from aiprod.config import ConfigError, parse_config
 from aiprod.finetune.bases import check_base_path
-from aiprod.finetune.bucket_batches import BucketBatches
-from aiprod.finetune.buckets import Bucket, choose_bucket, crop_box
 from aiprod.finetune.checks import check_finetune
 from aiprod.finetune.data import phase_batches
 from aiprod.finetune.diffusers_model import scheduler_config, sigma_shift
@@ -26,12 +25,7 @@ from aiprod.finetune.objective import flow_matching_loss
 from aiprod.finetune.precompute import precompute_stage, read_meta
 from aiprod.finetune.stage import finetune_diffusers
 from aiprod.finetune.trainer import build_denoiser, load_spec, null_text, train_lora
-from aiprod.latents.batches import expand_window, latent_shards, training_collate
-from aiprod.latents.mirror import MIRRORED_KEY
 from aiprod.nn.rectified_flow import LossWeights
-from aiprod.runtime import resolve
-from aiprod.shards.stream import Split, StreamBatches, sequential
-from aiprod.shards.writer import Sample, write_shards
 
 SAVERS = {"ltx-video": save_tiny_ltx_video, "wan": save_tiny_wan, "ltx-2": save_tiny_ltx2}
 LTX2_TINY = dict(  # no spatio-temporal guidance block in a 1-layer model; one CFG pass
@@ -76,87 +70,6 @@ def test_a_base_path_is_required_for_every_base_and_the_old_key_is_named(params)
     params["finetune"].update(base_path="models/phase5/model.pt", checkpoint="models/x.pt")
     with pytest.raises(ConfigError, match="finetune.checkpoint was renamed finetune.base_path"):
         parse_config(params)
-
-
-def test_clips_go_to_the_nearest_aspect_ratio_then_the_longest_bucket_they_fill():
-    buckets = [Bucket(64, 32, 9), Bucket(64, 32, 17), Bucket(32, 64, 9), Bucket(32, 32, 9)]
-    assert choose_bucket(1920, 1080, 40, buckets) == Bucket(64, 32, 17)
-    assert choose_bucket(1920, 1080, 12, buckets) == Bucket(64, 32, 9)  # too short for 17
-    assert choose_bucket(1920, 1080, 40, buckets, frame_step=3) == Bucket(64, 32, 9)
-    assert choose_bucket(720, 1280, 40, buckets) == Bucket(32, 64, 9)
-    assert choose_bucket(500, 480, 40, buckets) == Bucket(32, 32, 9)
-    assert choose_bucket(500, 480, 5, buckets) is None
-    assert crop_box(1920, 1080, Bucket(32, 32, 9)) == (420, 0, 1080, 1080)
-    assert crop_box(720, 1280, Bucket(64, 32, 9)) == (0, 460, 720, 360)
-    assert all(Bucket.from_name(b.name) == b for b in buckets)  # the folder / meta.json names
-
-
-def test_bucket_batches_resume_at_any_position_with_the_same_batches(tmp_path):
-    streams = {}
-    for name, count in (("a", 12), ("b", 6)):
-        folder = save_tiny_latents(tmp_path / name, windows=count, shape=(4, 2, 4, 4))
-        streams[name] = StreamBatches(
-            latent_shards([folder]), Split(1), 2, 0, 100, expand_window, training_collate(0, 0.5)
-        )
-    data = BucketBatches(streams, 2, 1, seed=3)
-    first = data.batches(0)
-    run = [next(first).keys for _ in range(12)]
-    assert {key[0][:4] for key in run} == {"clip"}
-    resumed = data.batches(2 * 7)
-    assert [next(resumed).keys for _ in range(5)] == run[7:]
-    assert len({data.bucket_at(i) for i in range(12)}) == 2  # both buckets are drawn
-
-
-def pixel_shards(root, caption="a red circle moves left"):
-    """Two landscape and two portrait clips in phase 5, one source each. The default caption
-    says "left" outside the vocabulary's terms, so it is never mirrored."""
-    samples = []
-    for i, size in enumerate([(96, 64), (96, 64), (64, 96), (64, 96)]):
-        clip = make_video(root / f"v{i}.mp4", frames=24, size=size, seed=i)
-        meta = {
-            "clip_id": f"clip{i}",
-            "captions": {"en": caption, "fr": "un carré bleu"},
-            "tags": {"keys": [], "terms": {}},
-            "clip": {"frames": 24},
-            "lineage": {"source_sha256": f"source{i}"},
-        }
-        flow = np.full((12, 2, 16, 16), 0.5 * (i + 1), np.float16)
-        samples.append(Sample(f"clip{i}", clip.read_bytes(), meta, flow))
-    write_shards(samples, root / "shards" / "phase5", 2, 10**9)
-
-
-def short_path_config(params, tmp_path, base, base_path, caption=None, **train):
-    pixel_shards(tmp_path, *[caption] if caption else [])
-    params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=0.0)
-    params["finetune"]["hard_examples"] = str(tmp_path / "mining")
-    params["encode"].update(batch_size=2)
-    params["train"].update(checkpoint_every=2)
-    params["finetune"].update(
-        base=base,
-        base_path=str(base_path),
-        latents_dir=str(tmp_path / "lora_latents"),
-        out_dir=str(tmp_path / "lora"),
-        metrics=str(tmp_path / "finetune.json"),
-        targets=["to_q", "to_k", "to_v", "to_out.0"],
-        rank=4,
-        alpha=8,
-        phases=[5],
-        buckets=[
-            {"width": 64, "height": 32, "frames": 9},
-            {"width": 32, "height": 64, "frames": 9},
-        ],
-        frame_step=1,
-        windows=2,
-        max_sequence_length=16,
-        validation={"every": 0, "prompts": ["a red circle moves left"], "steps": 2, "cfg": 2.0},
-        train={**params["finetune"]["train"], "steps": 4, "batch_size": 2, "warmup": 0,
-               "lr": 0.01, "flow_dropout": 0.5, **train},
-    )  # fmt: skip
-    return parse_config(params)
-
-
-def runtime():
-    return resolve(RuntimeConfig(device="cpu"))
 
 
 def trainable(model):
@@ -372,44 +285,3 @@ def test_two_ddp_ranks_train_the_adapters_as_one_process_with_both_batches(bases
         close = torch.isclose(single[key], double[key], rtol=1e-4, atol=2e-5)
         assert close.float().mean().item() >= 0.9999, key
         torch.testing.assert_close(single[key], double[key], rtol=0, atol=1e-3, msg=key)
-
-
-def test_a_phase_without_windows_is_skipped_and_none_at_all_fails(bases, params, tmp_path):
-    from aiprod.finetune.data import trained_phases
-
-    config = short_path_config(params, tmp_path, "wan", bases["wan"])
-    config = config.model_copy(
-        update={"finetune": config.finetune.model_copy(update={"phases": [3, 5]})}
-    )
-    assert precompute_stage(config, runtime())["windows"]["phase3"] == {}
-    assert trained_phases(config) == [5]
-    empty = config.model_copy(
-        update={"finetune": config.finetune.model_copy(update={"phases": [3]})}
-    )
-    with pytest.raises(ValueError, match=r"finetune.phases: none of \[3\] has a precomputed"):
-        trained_phases(empty)
-
-
-def test_precompute_adds_each_windows_mirror_with_its_side_words_and_flow_swapped(
-    bases, params, tmp_path
-):
-    caption = "a red circle moves to the left"
-    config = short_path_config(params, tmp_path, "wan", bases["wan"], caption=caption)
-    assert config.encode.mirror  # the demo's setting
-    meta = precompute_stage(config, runtime())
-    assert meta["mirror"] and meta["windows"] == {"phase5": {"32x64x9": 8, "64x32x9": 8}}
-    folder = tmp_path / "lora_latents" / "phase5" / "64x32x9"
-    windows = {w.key: w for w in sequential(latent_shards([folder]), expand_window)}
-    originals = [k for k in windows if not k.endswith(MIRRORED_KEY)]
-    assert len(originals) == 4
-    for key in originals:
-        plain, mirrored = windows[key], windows[key + MIRRORED_KEY]
-        texts = {t["language"]: t["text"] for t in mirrored.texts}
-        assert texts["en"] == "a red circle moves to the right"
-        flipped = plain.flow[..., ::-1].astype(np.float32) * np.array([-1, 1]).reshape(2, 1, 1, 1)
-        assert np.allclose(mirrored.flow.astype(np.float32), flipped, atol=1e-2)
-        assert not np.allclose(mirrored.latent, plain.latent)
-
-    params["encode"]["mirror"] = False
-    off = short_path_config(params, tmp_path / "off", "wan", bases["wan"], caption=caption)
-    assert precompute_stage(off, runtime())["windows"]["phase5"] == {"32x64x9": 4, "64x32x9": 4}

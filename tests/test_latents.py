@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 import webdataset as wds
-from conftest import make_video
+from conftest import clip_sample
 from tiny_models import save_tiny_pipeline
 
 from aiprod.config import RuntimeConfig, parse_config
 from aiprod.latents.format import read_window
 from aiprod.latents.stage import encode_stage
 from aiprod.runtime import resolve
-from aiprod.shards.writer import Sample, write_shards
+from aiprod.shards.writer import write_shards
 
 
 @pytest.fixture
@@ -23,22 +23,14 @@ def config(tmp_path, params):
     """Pixel shards of 6 clips (3 sources) in phases 1 and 5, and a random tiny VAE."""
     samples = []
     for i in range(6):
-        clip = make_video(tmp_path / f"v{i}.mp4", frames=36, size=(64, 64), seed=i)
-        meta = {
-            "clip_id": f"clip{i}",
-            "captions": {
-                "en": f"A red square moves to the left {i}.",
-                "de": f"Ein rotes Quadrat {i}.",
-            },
-            "tags": {
-                "keys": ["pan_left"],
-                "terms": {"en": ["pan left"], "de": ["Schwenk nach links"]},
-            },
-            "clip": {"frames": 36},
-            "lineage": {"source_sha256": f"source{i // 2}"},
-        }
+        captions = {"en": f"A red square moves to the left {i}.", "de": f"Ein rotes Quadrat {i}."}
+        tags = {"keys": ["pan_left"], "terms": {"en": ["pan left"], "de": ["Schwenk nach links"]}}
         flow = np.full((9, 2, 32, 32), 0.5, np.float16)
-        samples.append(Sample(f"clip{i}", clip.read_bytes(), meta, flow))
+        path = tmp_path / f"v{i}.mp4"
+        samples.append(
+            clip_sample(path, f"clip{i}", captions, flow, f"source{i // 2}", frames=36, seed=i,
+                        tags=tags)
+        )  # fmt: skip
     write_shards(samples, tmp_path / "shards" / "phase1", 4, 10**9)
     write_shards(samples[:2], tmp_path / "shards" / "phase5", 4, 10**9)
     _, vae = save_tiny_pipeline(tmp_path / "vae")
