@@ -25,7 +25,7 @@ from aiprod.evaluate.motion import (
 )
 from aiprod.evaluate.prompts import eval_prompts, eval_scenes
 from aiprod.synth.render import render_scene
-from aiprod.synth.world import ObjectSpec, SceneSpec
+from aiprod.synth.world import SHAPES, ObjectSpec, SceneSpec
 
 TOLERANCE = ToleranceConfig(epe_px=1.0, angle_deg=30, min_motion_px=0.5)
 
@@ -169,6 +169,59 @@ def test_shapes_classifier_learns_colours_of_rendered_shapes():
     colour, _ = model(videos)
     assert (colour.argmax(1) == labels).float().mean() == 1.0
     assert model.embed(videos).shape == (16, model.feature_dim)
+
+
+def single_shape_scenes(count: int, seed: int) -> list[SceneSpec]:
+    """Large objects of three shapes in turn, other colours, directions and backgrounds."""
+    rng = np.random.default_rng(seed)
+    shapes = ("circle", "triangle", "square")
+    return [
+        SceneSpec(
+            (
+                ObjectSpec(
+                    shapes[k % 3],
+                    str(rng.choice(["red", "blue", "green", "white"])),
+                    "large",
+                    "linear",
+                    str(rng.choice(["left", "right", "up", "down"])),
+                ),
+            ),
+            "plain",
+            str(rng.choice(["grey", "beige", "navy"])),
+            "static",
+            "steady",
+            False,
+            seed * 1000 + k,
+        )
+        for k in range(count)
+    ]
+
+
+def test_shapes_classifier_reads_the_shapes_of_scenes_it_did_not_see():
+    """Shape is the reader's hard head: a mean-pooled 3D network trained the same way read
+    these unseen scenes at 0.33-0.63 (chance 0.33)."""
+
+    def labelled(scenes):
+        videos = torch.stack([rendered_video(s, 5, 2, 32) for s in scenes])
+        return videos, torch.tensor([SHAPES.index(s.objects[0].shape) for s in scenes])
+
+    (train_videos, train_shapes), (test_videos, test_shapes) = (
+        labelled(single_shape_scenes(96, 1)),
+        labelled(single_shape_scenes(24, 2)),
+    )
+    torch.manual_seed(0)
+    model = ShapesClassifier(width=16)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        rows = torch.randint(len(train_videos), (16,))
+        _, shape = model(train_videos[rows])
+        loss = torch.nn.functional.cross_entropy(shape, train_shapes[rows])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        _, shape = model.eval()(test_videos)
+    assert (shape.argmax(1) == test_shapes).float().mean() >= 0.8
 
 
 def test_i3d_extractor_loads_a_local_torchscript_and_names_it(tmp_path):

@@ -38,24 +38,35 @@ MODEL_FILE = "model.pt"
 
 
 class ShapesClassifier(nn.Module):
-    """3D CNN -> pooled features -> multi-label colour and shape heads."""
+    """Per-frame 2D convolutions -> 3D convolutions -> max-pooled features -> multi-label
+    colour and shape heads.
+
+    Shapes are spatial and small (a large object is 13 px across at 32 px), so the first
+    three layers look at each frame at full resolution, and the features are max-pooled:
+    the strongest response is where the object is, where a mean dilutes it with the
+    background. A mean-pooled 3D network trained as long read the rendered evaluation scenes'
+    shapes at chance (0.16, six shapes); this one at 0.875 (600 steps).
+    """
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
         self.width = width
 
-        def stage(cin: int, cout: int, stride: tuple[int, int, int]) -> nn.Sequential:
+        def stage(cin: int, cout: int, kernel: tuple, stride: tuple) -> nn.Sequential:
+            padding = tuple(k // 2 for k in kernel)
             return nn.Sequential(
-                nn.Conv3d(cin, cout, 3, stride=stride, padding=1),
+                nn.Conv3d(cin, cout, kernel, stride=stride, padding=padding),
                 nn.GroupNorm(8, cout),
                 nn.SiLU(),
             )
 
+        spatial, spacetime = (1, 3, 3), (3, 3, 3)
         self.features = nn.Sequential(
-            stage(3, width, (1, 1, 1)),
-            stage(width, 2 * width, (1, 2, 2)),
-            stage(2 * width, 4 * width, (2, 2, 2)),
-            stage(4 * width, 4 * width, (2, 2, 2)),
+            stage(3, width, spatial, (1, 1, 1)),
+            stage(width, width, spatial, (1, 1, 1)),
+            stage(width, 2 * width, spatial, (1, 2, 2)),
+            stage(2 * width, 4 * width, spacetime, (2, 2, 2)),
+            stage(4 * width, 4 * width, spacetime, (2, 1, 1)),
         )
         self.colour = nn.Linear(4 * width, len(COLOUR_NAMES))
         self.shape = nn.Linear(4 * width, len(SHAPES))
@@ -65,8 +76,8 @@ class ShapesClassifier(nn.Module):
         return 4 * self.width
 
     def embed(self, video: torch.Tensor) -> torch.Tensor:
-        """(B, 3, T, H, W) in [-1, 1] -> (B, D) pooled features."""
-        return self.features(video).mean(dim=(2, 3, 4))
+        """(B, 3, T, H, W) in [-1, 1] -> (B, D) max-pooled features."""
+        return self.features(video).amax(dim=(2, 3, 4))
 
     def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.embed(video)
