@@ -24,9 +24,10 @@ def pixel_shards(root, caption="a red circle moves left"):
     write_shards(samples, root / "shards" / "phase5", 2, 10**9)
 
 
-def short_path_config(params, tmp_path, base, base_path, caption=None, **train):
+def short_path_config(params, tmp_path, base, base_path, caption=None, holdout_share=0.0, **train):
+    """`holdout_share` 0.3 holds out source3 alone (a portrait clip: the 32x64x9 bucket)."""
     pixel_shards(tmp_path, *[caption] if caption else [])
-    params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=0.0)
+    params["shards"].update(dir=str(tmp_path / "shards"), holdout_share=holdout_share)
     params["finetune"]["hard_examples"] = str(tmp_path / "mining")
     params["encode"].update(batch_size=2)
     params["train"].update(checkpoint_every=2)

@@ -90,3 +90,22 @@ def test_precompute_adds_each_windows_mirror_with_its_side_words_and_flow_swappe
     params["encode"]["mirror"] = False
     off = short_path_config(params, tmp_path / "off", "wan", wan, caption=caption)
     assert precompute_stage(off, runtime())["windows"]["phase5"] == {"32x64x9": 4, "64x32x9": 4}
+
+
+def test_held_out_clips_are_precomputed_apart_unmirrored_and_never_trained_on(
+    wan, params, tmp_path
+):
+    caption = "a red circle moves to the left"  # mirrored in training, not held out
+    config = short_path_config(params, tmp_path, "wan", wan, caption=caption, holdout_share=0.3)
+    meta = precompute_stage(config, runtime())
+    assert meta["held_out_windows"] == {"32x64x9": 2}  # clip3: two windows, no mirror
+    assert meta["windows"]["phase5"] == {"32x64x9": 4, "64x32x9": 8}
+    root = tmp_path / "lora_latents"
+    held = list(sequential(latent_shards([root / "heldout" / "32x64x9"]), expand_window))
+    trained = [
+        w
+        for folder in (root / "phase5").iterdir()
+        for w in sequential(latent_shards([folder]), expand_window)
+    ]
+    assert {w.meta["clip_id"] for w in held} == {"clip3"}
+    assert "clip3" not in {w.meta["clip_id"] for w in trained}

@@ -21,10 +21,17 @@ from aiprod.finetune.checks import check_finetune
 from aiprod.finetune.data import phase_batches
 from aiprod.finetune.diffusers_model import scheduler_config, sigma_shift
 from aiprod.finetune.export import LORA_FILE, load_flow_encoder, pipeline_with_lora, save_adapter
+from aiprod.finetune.held_out import held_out_loss
 from aiprod.finetune.objective import flow_matching_loss
 from aiprod.finetune.precompute import precompute_stage, read_meta
 from aiprod.finetune.stage import finetune_diffusers
-from aiprod.finetune.trainer import build_denoiser, load_spec, null_text, train_lora
+from aiprod.finetune.trainer import (
+    base_objective,
+    build_denoiser,
+    load_spec,
+    null_text,
+    train_lora,
+)
 from aiprod.nn.rectified_flow import LossWeights
 
 SAVERS = {"ltx-video": save_tiny_ltx_video, "wan": save_tiny_wan, "ltx-2": save_tiny_ltx2}
@@ -165,7 +172,7 @@ def test_lora_training_lowers_the_loss_on_a_small_batch(bases, params, tmp_path)
 
 
 def test_the_finetune_stage_writes_adapters_card_and_validation_videos(bases, params, tmp_path):
-    config = short_path_config(params, tmp_path, "ltx-video", bases["ltx-video"])
+    config = short_path_config(params, tmp_path, "ltx-video", bases["ltx-video"], holdout_share=0.3)
     rt = runtime()
     precompute_stage(config, rt)
     stale = tmp_path / "lora" / "validation" / "step-000099" / "prompt-00.mp4"
@@ -177,6 +184,19 @@ def test_the_finetune_stage_writes_adapters_card_and_validation_videos(bases, pa
     card = (out / "README.md").read_text()
     assert "LTXPipeline" in card and "data_sha256" in card and "load_lora_weights" in card
     assert metrics["steps"] == 4 and 0 < metrics["trainable_share"] < 1
+    held = metrics["held_out"]  # the held-out clip's two windows, before and after training
+    assert held["windows"] == 2 and held["loss_after"] != held["loss_before"]
+    base = build_denoiser(config, load_spec(config), rt)  # the adapters start at zero
+
+    def objective(seed):
+        return base_objective(config, base, 0.0, seed)
+
+    assert held_out_loss(base, objective, config.finetune.latents_dir, rt) == {
+        "loss": held["loss_before"],
+        "windows": 2,
+    }
+    line = next(x for x in card.splitlines() if x.startswith("- **metrics**: "))
+    assert json.loads(line.removeprefix("- **metrics**: "))["held_out"] == held
     videos = metrics["validation"][-1]["videos"]
     assert len(videos) == 1 and (tmp_path / videos[0]["video"]).stat().st_size > 0
     assert read_meta(config.finetune.latents_dir)["pipeline"] == "LTXPipeline"

@@ -173,6 +173,8 @@ def test_dvc_repro_runs_the_dag_and_a_second_repro_does_nothing(prefect_server, 
     sh("dvc", "repro", "--force", "--single-item", "finetune")  # reuses the finished run
     report = json.loads((project / data["finetune"]["metrics"]).read_text())
     assert report["steps_this_run"] == 0 and report["final_loss"] is not None
+    held = report["held_out"]  # the reused run's adapters, judged again on the held-out clips
+    assert held["windows"] > 0 and held["loss_before"] > 0 and held["loss_after"] > 0
     video = project / "sample.mp4"
     sh(
         "aiprod",

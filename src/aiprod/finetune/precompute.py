@@ -5,7 +5,8 @@ and text encoder into latent shards, one folder per bucket.
 (plus, for K > 1, the clips mining carried out of phase K - 1; with `encode.mirror`, each
 followed by its mirror image), in the latent-shard format
 the `encode` stage writes (`aiprod.latents.format`), by the same code
-(`aiprod.latents.encode.encode_batch`). `meta.json` records the base, the buckets, the window
+(`aiprod.latents.encode.encode_batch`). `heldout/<W>x<H>x<F>/` holds the held-out clips'
+windows, the adapters' before-and-after loss. `meta.json` records the base, the buckets, the window
 counts, and, for a frozen text encoder, the empty prompt's features (text dropout and CFG's
 unconditional branch). A re-run writes the same bytes.
 """
@@ -33,6 +34,7 @@ from aiprod.train.data import PixelWindow, phase_dirs, pixel_shards
 META_FILE = "meta.json"
 NULL_TEXT = "null_text.npz"
 VALIDATION_PROMPTS = "validation_prompts.npz"
+HELD_OUT_DIR = "heldout"
 
 
 @dataclass(frozen=True)
@@ -112,13 +114,11 @@ def bucketed_latents(
             yield from flush(bucket)
 
 
-def precompute_phase(config: AiprodConfig, phase: int, encoder: BaseEncoder) -> dict[str, int]:
-    """Write phase K's bucket folders; windows per bucket."""
-    spec = bucket_spec(config)
-    out = Path(config.finetune.latents_dir) / f"phase{phase}"
-    pairs = sequential(phase_clips(config, phase, spec), lambda raw: bucket_windows(raw, spec))
-    if config.encode.mirror:
-        pairs = with_bucket_mirrors(pairs)
+def write_buckets(
+    pairs: Iterable[tuple[Bucket, PixelWindow]], out: Path, encoder: BaseEncoder,
+    config: AiprodConfig, phase: int,
+) -> dict[str, int]:  # fmt: skip
+    """Encode bucketed windows into one latent-shard folder per bucket; windows per bucket."""
     sinks: dict[Bucket, ShardSink] = {}
     for bucket, latent in bucketed_latents(pairs, encoder, phase, config.encode.batch_size):
         if bucket not in sinks:
@@ -127,6 +127,30 @@ def precompute_phase(config: AiprodConfig, phase: int, encoder: BaseEncoder) -> 
     return {bucket.name: len(sink.close()) for bucket, sink in sorted(
         sinks.items(), key=lambda item: item[0].name
     )}  # fmt: skip
+
+
+def precompute_phase(config: AiprodConfig, phase: int, encoder: BaseEncoder) -> dict[str, int]:
+    """Write phase K's bucket folders; windows per bucket."""
+    spec = bucket_spec(config)
+    out = Path(config.finetune.latents_dir) / f"phase{phase}"
+    pairs = sequential(phase_clips(config, phase, spec), lambda raw: bucket_windows(raw, spec))
+    if config.encode.mirror:
+        pairs = with_bucket_mirrors(pairs)
+    return write_buckets(pairs, out, encoder, config, phase)
+
+
+def precompute_held_out(config: AiprodConfig, encoder: BaseEncoder) -> dict[str, int]:
+    """The held-out clips of `finetune.phases` (each once, no mirror, nothing carried) into
+    `<latents_dir>/heldout/<bucket>/`: what the adapters are judged on before and after."""
+    spec = bucket_spec(config)
+    phases = list(config.finetune.phases)
+    shards = pixel_shards(
+        phase_dirs(config.shards.dir, phases), _any_window(spec), config.shards.holdout_share,
+        holdout=True,
+    )  # fmt: skip
+    pairs = sequential(shards, lambda raw: bucket_windows(raw, spec))
+    out = Path(config.finetune.latents_dir) / HELD_OUT_DIR
+    return write_buckets(pairs, out, encoder, config, phases[-1])
 
 
 def null_text(encoder: BaseEncoder, out_dir: Path) -> None:
@@ -145,6 +169,7 @@ def precompute(config: AiprodConfig, encoder: BaseEncoder) -> dict:
     out_dir = Path(config.finetune.latents_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {f"phase{k}": precompute_phase(config, k, encoder) for k in config.finetune.phases}
+    held_out = precompute_held_out(config, encoder)
     null_text(encoder, out_dir)
     meta = {
         "base": config.finetune.base,
@@ -156,6 +181,7 @@ def precompute(config: AiprodConfig, encoder: BaseEncoder) -> dict:
         "flow_stride": config.score.flow.stride,
         "mirror": config.encode.mirror,
         "windows": counts,
+        "held_out_windows": held_out,
     }
     write_json(out_dir / META_FILE, meta)
     return meta

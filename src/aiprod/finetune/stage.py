@@ -22,9 +22,16 @@ from aiprod.finetune.diffusers_model import (
     sigma_shift,
 )
 from aiprod.finetune.export import data_hash, save_adapter, write_card
+from aiprod.finetune.held_out import held_out_loss, held_out_summary
 from aiprod.finetune.precompute import VALIDATION_PROMPTS, read_meta
 from aiprod.finetune.sampler import sample
-from aiprod.finetune.trainer import build_denoiser, load_spec, null_text, train_lora
+from aiprod.finetune.trainer import (
+    base_objective,
+    build_denoiser,
+    load_spec,
+    null_text,
+    train_lora,
+)
 from aiprod.runtime import Runtime
 from aiprod.train.loop import MetricsOpener, no_metrics
 
@@ -92,6 +99,12 @@ def finetune_diffusers(
     trainable = sum(p.numel() for p in denoiser.parameters() if p.requires_grad)
     total = sum(p.numel() for p in denoiser.parameters())
     validate = validation_videos(config, spec, runtime, out_dir)
+
+    def objective(seed: int):  # noqa: ANN202 (the training loss at a grid seed, no text dropped)
+        return base_objective(config, denoiser, 0.0, seed)
+
+    if runtime.ranks.main:  # the adapters start at zero: this is the base's own loss
+        before = held_out_loss(runtime.to(denoiser), objective, f.latents_dir, runtime)
     run = train_lora(config, denoiser, runtime, out_dir, validate, metrics=metrics)
     if not runtime.ranks.main:
         return {}
@@ -101,6 +114,7 @@ def finetune_diffusers(
         "frame_step": f.frame_step,
     }
     save_adapter(denoiser, out_dir, units)
+    after = held_out_loss(denoiser, objective, f.latents_dir, runtime)
     losses = run.losses
     metrics = {
         "base": f.base,
@@ -113,6 +127,7 @@ def finetune_diffusers(
         else run.last_loss and round(run.last_loss, 5),  # reused finished run: its last step's
         "steps_this_run": len(losses),
         "seconds_per_step": round(run.seconds_per_step, 4) if run.seconds_per_step else None,
+        "held_out": held_out_summary(before, after),
         "validation": run.validations,
     }
     facts = {
@@ -125,7 +140,9 @@ def finetune_diffusers(
         "alpha": f.alpha,
         "targets": list(f.targets),
         "flow_guidance": f.flow_guidance,
-        "metrics": {k: metrics[k] for k in ("first_loss", "final_loss", "trainable_share")},
+        "metrics": {
+            k: metrics[k] for k in ("first_loss", "final_loss", "trainable_share", "held_out")
+        },
     }
     write_card(out_dir, spec, f.base, facts)
     return metrics

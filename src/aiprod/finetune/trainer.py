@@ -177,6 +177,18 @@ class LoraOptimiser:
         return saved["step"], saved["streams"], saved.get("last_loss")
 
 
+def base_objective(config: AiprodConfig, denoiser: Denoiser, text_dropout: float, seed: int):  # noqa: ANN201
+    """The base's flow-matching loss with `finetune.train`'s settings, its time shift set for
+    the first bucket's sequence length."""
+    f, t = config.finetune, config.finetune.train
+    meta = read_meta(f.latents_dir)
+    shift = sigma_shift(scheduler_config(f.base_path), _sequence_length(meta, denoiser))
+    return flow_matching_loss(
+        text_dropout, t.flow_dropout, t.timestep_mean, seed, shift,
+        null_text(f.latents_dir), LossWeights(t.motion_weight, t.temporal_weight),
+    )  # fmt: skip
+
+
 def train_lora(
     config: AiprodConfig,
     denoiser: Denoiser,
@@ -189,12 +201,7 @@ def train_lora(
     """Train through the phases, resuming `out_dir/run/checkpoint.pt` when it is this run's;
     the loss and learning rate go to `metrics` (DVCLive in the stage)."""
     f, t = config.finetune, config.finetune.train
-    meta = read_meta(f.latents_dir)
-    shift = sigma_shift(scheduler_config(f.base_path), _sequence_length(meta, denoiser))
-    loss_fn = flow_matching_loss(
-        t.text_dropout, t.flow_dropout, t.timestep_mean, config.train.seed, shift,
-        null_text(f.latents_dir), LossWeights(t.motion_weight, t.temporal_weight),
-    )  # fmt: skip
+    loss_fn = base_objective(config, denoiser, t.text_dropout, config.train.seed)
     phases = trained_phases(config)
     total = t.steps * len(phases)
     run_id = fingerprint([f.model_dump(), config.train.seed, listing([Path(f.latents_dir)])], [])

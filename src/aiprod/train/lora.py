@@ -93,6 +93,7 @@ def finetune_stage(
     from aiprod.finetune.checks import check_finetune
     from aiprod.finetune.data import bucket_folders, phase_batches, trained_phases
     from aiprod.finetune.export import data_hash, write_card
+    from aiprod.finetune.held_out import held_out_loss, held_out_summary
     from aiprod.finetune.precompute import read_meta
 
     check_finetune(config)
@@ -107,6 +108,13 @@ def finetune_stage(
     t = cfg.train
     model = add_adapters(model.train(), cfg)
     share = trainable_share(model)
+
+    def objective(seed: int):  # noqa: ANN202 (the training loss at a grid seed, no text dropped)
+        weights = LossWeights(t.motion_weight, t.temporal_weight)
+        return t2v_loss(0.0, t.flow_dropout, t.timestep_mean, seed, weights)
+
+    if runtime.ranks.main:  # the adapters start at zero: this is the base's own loss
+        before = held_out_loss(runtime.to(model), objective, cfg.latents_dir, runtime)
     out_dir = Path(cfg.out_dir)
     losses, result, previous = [], None, ""
     phases = trained_phases(config)
@@ -141,6 +149,7 @@ def finetune_stage(
     if not runtime.ranks.main:
         return {}
     tuned = result.averaged  # the EMA of the adapted model (frozen weights are unchanged)
+    after = held_out_loss(runtime.to(tuned), objective, cfg.latents_dir, runtime)
     tuned.backbone.save_pretrained(str(out_dir / ADAPTER_DIR))
     spec = ModelSpec(**payload["spec"])
     info = {k: v for k, v in payload.items() if k not in ("spec", "state_dict")}
@@ -161,13 +170,14 @@ def finetune_stage(
         else last and round(last, 5),  # a reused finished run: its last step's
         "steps_this_run": len(losses),
         "windows_per_epoch": data.items_per_epoch,
+        "held_out": held_out_summary(before, after),
         "validation": validation,
     }
     facts = {
         "base": "aiprod",
         "base_path": cfg.base_path,
         "data_sha256": data_hash(cfg.latents_dir),
-        **{k: metrics[k] for k in ("phases", "steps", "first_loss", "final_loss")},
+        **{k: metrics[k] for k in ("phases", "steps", "first_loss", "final_loss", "held_out")},
         "rank": cfg.rank,
         "alpha": cfg.alpha,
     }
