@@ -80,6 +80,11 @@ def test_phase_windows_are_checked_against_the_preset_before_any_work(params):
     assert "train_vae.frames: must be 1 + 4k" in message
 
 
+def test_the_classifier_cannot_train_on_more_frames_than_it_reads(params):
+    params["classifier"]["train_frames"] = 12
+    assert "classifier.train_frames: must be <= frames (9)" in refusal(params)
+
+
 def test_windows_longer_than_any_clip_and_a_flow_stride_off_the_latent_grid_are_named(params):
     params["train"]["phase1"] = {**params["train"]["phase1"], "frames": 25}  # 49 source frames
     params["score"]["flow"] = {**params["score"]["flow"], "stride": 2}

@@ -131,6 +131,7 @@ def test_classifier_training_scenes_cover_every_colour_apart_from_the_evaluation
         metrics="m.json",
         size=16,
         frames=5,
+        train_frames=3,
         frame_step=2,
         rendered=32,
         width=8,

@@ -157,6 +157,9 @@ class ClassifierConfig(_Section):
     metrics: str = Field(min_length=1)
     size: int = Field(ge=16, le=256)
     frames: int = Field(ge=2)
+    train_frames: int = Field(
+        ge=1, description="each training clip is a random run of this many of its frames"
+    )
     frame_step: int = Field(ge=1, le=8)
     rendered: int = Field(ge=0, description="freshly rendered shapes-world clips to train on")
     width: int = Field(ge=8, le=256, description="channels of the first convolution")
@@ -164,6 +167,14 @@ class ClassifierConfig(_Section):
     lr: float = Field(gt=0, le=1)
     batch_size: int = Field(ge=1)
     seed: int = Field(ge=0)
+
+    @field_validator("train_frames")
+    @classmethod
+    def _within_frames(cls, value: int, info: ValidationInfo) -> int:
+        frames = info.data.get("frames")
+        if frames is not None and value > frames:
+            raise ValueError(f"must be <= frames ({frames})")
+        return value
 
 
 class ToleranceConfig(_Section):

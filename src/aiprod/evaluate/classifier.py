@@ -181,8 +181,15 @@ def joined(a: LabelledClips, b: LabelledClips) -> LabelledClips:
     )
 
 
-def augment(video: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random flips and slight blur: generated clips are softer than the real ones."""
+def augment(video: torch.Tensor, generator: torch.Generator, frames: int) -> torch.Tensor:
+    """A random run of `frames` frames, random flips and slight blur (generated clips are
+    softer than the real ones).
+
+    Colour and shape are in every frame and the network is convolutional and max-pooled, so
+    it reads whole clips as it learnt from runs of them. On the demo 800 steps on runs of 5
+    of the 9 frames (69 s) read shapes as well as 600 on whole clips (86 s)."""
+    start = int(torch.randint(video.shape[2] - frames + 1, (1,), generator=generator))
+    video = video[:, :, start : start + frames]
     if torch.rand(1, generator=generator) < 0.5:
         video = video.flip(-1)
     if torch.rand(1, generator=generator) < 0.5:
@@ -206,7 +213,7 @@ def train_classifier(
     model.train()
     for _ in range(cfg.steps):
         rows = torch.randint(len(data.videos), (cfg.batch_size,), generator=generator)
-        videos = runtime.to(augment(data.videos[rows], generator))
+        videos = runtime.to(augment(data.videos[rows], generator, cfg.train_frames))
         colours, shapes = runtime.to((data.colours[rows], data.shapes[rows]))
         with runtime.autocast():
             colour, shape = model(videos)
