@@ -12,6 +12,7 @@ from aiprod.config import ClassifierConfig, ToleranceConfig
 from aiprod.evaluate.classifier import (
     COLOUR_NAMES,
     ShapesClassifier,
+    augment,
     rendered_clips,
     rendered_video,
 )
@@ -145,6 +146,18 @@ def test_classifier_training_scenes_cover_every_colour_apart_from_the_evaluation
     assert set(single_colours.tolist()) == set(range(len(COLOUR_NAMES)))
     evaluated = torch.stack([rendered_video(s, 5, 2, 16) for s in eval_scenes(16, 0)])
     assert not any(torch.equal(v, e) for v in clips.videos for e in evaluated)
+
+
+def test_classifier_training_clips_are_random_runs_of_their_frames():
+    video = torch.arange(9.0).view(1, 1, 9, 1, 1).expand(2, 3, 9, 4, 4)
+    starts = set()
+    for seed in range(12):
+        run = augment(video, torch.Generator().manual_seed(seed), 5)
+        assert run.shape == (2, 3, 5, 4, 4)
+        first = run[0, 0, :, 0, 0]  # a blur leaves a frame's constant value as it is
+        assert torch.allclose(first, first[0] + torch.arange(5.0))
+        starts.add(int(first[0]))
+    assert len(starts) > 2 and starts <= set(range(5))
 
 
 def test_shapes_classifier_learns_colours_of_rendered_shapes():

@@ -42,7 +42,8 @@ class ShapesClassifier(nn.Module):
     colour and shape heads.
 
     Shapes are spatial and small (a large object is 13 px across at 32 px), so the first
-    three layers look at each frame at full resolution, and the features are max-pooled:
+    three layers look at each frame alone (two at full resolution), and the features are
+    max-pooled:
     the strongest response is where the object is, where a mean dilutes it with the
     background. A mean-pooled 3D network trained as long read the rendered evaluation scenes'
     shapes at chance (0.16, six shapes); this one at 0.875 (600 steps).

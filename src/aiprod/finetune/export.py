@@ -92,7 +92,8 @@ def write_card(out_dir: Path, spec: BaseSpec | None, base: str, facts: dict) -> 
 
 
 def data_hash(latents_dir: str | Path) -> str:
-    """sha256 of the precomputed latents' indexes and meta (what the adapter saw)."""
+    """sha256 of the precomputed latents' indexes and meta (what the adapter saw, and the
+    held-out windows it was judged on)."""
     import hashlib
 
     digest = hashlib.sha256()

@@ -2,10 +2,10 @@
 
 The training loss of a LoRA run is noise (one batch, one draw of timesteps), so the figure a
 fine-tune is judged by is this one, before the first step and after the last: every
-held-out window (`lora_precompute` writes them under `heldout/`), its caption language taken
-in turn, on a fixed grid of noise seeds (each window's timestep and noise follow from its
-ordinal and the seed, as in training), with no caption dropped. It works for every base: the
-objective is the base's own.
+held-out window (`lora_precompute` writes them under `heldout/`), in a caption language its
+ordinal draws, on a fixed grid of noise seeds (each window's timestep, noise and whether its
+flow is given follow from its ordinal and the seed, as in training), with no caption
+dropped. It works for every base: the objective is the base's own.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ GRID_SEEDS = (0, 1)
 
 def held_out_batches(latents_dir: str | Path, batch_size: int) -> Iterator[LatentBatch]:
     """Every held-out window once, a bucket at a time, in a fixed order; window k gets
-    ordinal k and the caption language its ordinal picks."""
+    ordinal k and the caption language that ordinal draws (as training draws them)."""
     ordinal = 0
     root = Path(latents_dir) / HELD_OUT_DIR
     folders = sorted(p for p in root.glob("*") if (p / "index.parquet").is_file())

@@ -140,8 +140,9 @@ def precompute_phase(config: AiprodConfig, phase: int, encoder: BaseEncoder) -> 
 
 
 def precompute_held_out(config: AiprodConfig, encoder: BaseEncoder) -> dict[str, int]:
-    """The held-out clips of `finetune.phases` (each once, no mirror, nothing carried) into
-    `<latents_dir>/heldout/<bucket>/`: what the adapters are judged on before and after."""
+    """The held-out clips of `finetune.phases` (each once, no mirror, nothing carried; their
+    windows' phase tag is the last phase's) into `<latents_dir>/heldout/<bucket>/`: what the
+    adapters are judged on before and after."""
     spec = bucket_spec(config)
     phases = list(config.finetune.phases)
     shards = pixel_shards(
@@ -165,7 +166,7 @@ def null_text(encoder: BaseEncoder, out_dir: Path) -> None:
 
 
 def precompute(config: AiprodConfig, encoder: BaseEncoder) -> dict:
-    """Every phase of `finetune.phases`, then `meta.json`."""
+    """Every phase of `finetune.phases`, their held-out clips, then `meta.json`."""
     out_dir = Path(config.finetune.latents_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = {f"phase{k}": precompute_phase(config, k, encoder) for k in config.finetune.phases}

@@ -103,8 +103,9 @@ def finetune_diffusers(
     def objective(seed: int):  # noqa: ANN202 (the training loss at a grid seed, no text dropped)
         return base_objective(config, denoiser, 0.0, seed)
 
-    if runtime.ranks.main:  # the adapters start at zero: this is the base's own loss
-        before = held_out_loss(runtime.to(denoiser), objective, f.latents_dir, runtime)
+    # the adapters start at zero: this is the base's own loss. Every rank takes it (rank 0
+    # reports it): none waits in training's first collective while rank 0 alone evaluates
+    before = held_out_loss(runtime.to(denoiser), objective, f.latents_dir, runtime)
     run = train_lora(config, denoiser, runtime, out_dir, validate, metrics=metrics)
     if not runtime.ranks.main:
         return {}

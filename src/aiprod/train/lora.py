@@ -113,8 +113,9 @@ def finetune_stage(
         weights = LossWeights(t.motion_weight, t.temporal_weight)
         return t2v_loss(0.0, t.flow_dropout, t.timestep_mean, seed, weights)
 
-    if runtime.ranks.main:  # the adapters start at zero: this is the base's own loss
-        before = held_out_loss(runtime.to(model), objective, cfg.latents_dir, runtime)
+    # the adapters start at zero: this is the base's own loss. Every rank takes it (rank 0
+    # reports it): none waits in training's first collective while rank 0 alone evaluates
+    before = held_out_loss(runtime.to(model), objective, cfg.latents_dir, runtime)
     out_dir = Path(cfg.out_dir)
     losses, result, previous = [], None, ""
     phases = trained_phases(config)
