@@ -11,10 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from aiprod.config import AiprodConfig, parse_config
 from aiprod.shards.writer import Sample
+from aiprod.synth.render import render_scene
+from aiprod.synth.world import ObjectSpec, SceneSpec
 from aiprod.video.ffmpeg import write_h264
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -238,3 +241,13 @@ def tiny_model(tmp_path_factory) -> Path:
     from tiny_models import save_tiny_pipeline
 
     return save_tiny_pipeline(tmp_path_factory.mktemp("tiny_t2v"))[0]
+
+
+def moving_video(direction, size=32, frames=9, colour="red", seed=3):
+    """A large square of one colour crossing a grey frame: (3, T, H, W) in [-1, 1], truth."""
+    obj = ObjectSpec("square", colour, "large", "fast", direction)
+    scene = SceneSpec((obj,), "plain", "grey", "static", "steady", False, seed)
+    images, truth = render_scene(scene, frames, size)
+    rgb = np.stack(images)[..., ::-1].copy()
+    video = torch.from_numpy(rgb).permute(3, 0, 1, 2).float() / 127.5 - 1
+    return video, truth
